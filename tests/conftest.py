@@ -1,0 +1,29 @@
+"""Fixtures shared by the whole suite: one real LocalCluster per session, and the real-data folder."""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from distributed import Client, LocalCluster
+
+REALDATA = Path(__file__).resolve().parents[1].parent / "shared" / "realdata"
+
+
+@pytest.fixture(scope="session")
+def client() -> Iterator[Client]:
+    """A real two-worker, process-based LocalCluster, shared by every test that needs one."""
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=2, processes=True, dashboard_address=":0"
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
+
+
+@pytest.fixture(scope="session")
+def realdata() -> Path:
+    """``../shared/realdata``: small real GRIB2 and NetCDF files from public projects."""
+    if not REALDATA.is_dir():
+        pytest.fail(f"real test data not found at {REALDATA}")
+    return REALDATA
