@@ -77,7 +77,9 @@ def cluster_client(
     scheduler = scheduler or os.environ.get(SCHEDULER_ADDRESS_ENV)
     if scheduler:
         with Client(scheduler) as client:
-            logger.info("Connected to scheduler %s; dashboard: %s", scheduler, client.dashboard_link)
+            logger.info(
+                "Connected to scheduler %s; dashboard: %s", scheduler, client.dashboard_link
+            )
             yield client
         return
 

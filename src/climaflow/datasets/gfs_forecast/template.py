@@ -1,0 +1,255 @@
+"""The ``gfs-forecast`` output dataset: NOAA GFS 0.25° forecasts by init and lead time.
+
+Chunks and shards (real grid, float32):
+
+- chunk ``1 init x 105 leads x 121 lat x 121 lon`` = 6.2 MB uncompressed: a point's full
+  forecast is 2 chunks per init time; a map at one lead is 6 x 12 chunks.
+- shard ``1 init x 210 leads x 363 lat x 363 lon`` = 110 MB uncompressed (about 20-40 MB
+  after rounding and zstd): objects large enough for cloud storage, and 8 independent
+  shard writes per variable and init time so writes spread over workers.
+
+One init time is one shard deep, so every init time is its own region job.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from climaflow.reformat.template import DataVar, Encoding, ProcessingAttrs, Template
+
+HOUR = np.timedelta64(1, "h")
+
+#: The real GFS lead times: hourly to 120 h, then 3-hourly to 384 h (209 steps).
+GFS_LEAD_TIMES_HOURS: tuple[int, ...] = (*range(0, 121), *range(123, 385, 3))
+GFS_INIT_TIME_START = np.datetime64("2021-05-01T00", "ns")
+GFS_INIT_TIME_FREQUENCY = np.timedelta64(6, "h")
+GFS_RESOLUTION_DEGREES = 0.25
+GFS_CHUNKS = (1, 105, 121, 121)
+GFS_SHARDS = (1, 210, 363, 363)
+
+
+@dataclass(frozen=True, kw_only=True)
+class GfsDataVar(DataVar):
+    """A GFS variable and the GRIB messages it comes from.
+
+    Attributes
+    ----------
+    grib_element, grib_level
+        The message's variable and level as NOAA ``.idx`` inventories spell them
+        (``TMP``, ``2 m above ground``).
+    grib_short_name, grib_type_of_level, grib_level_value, grib_step_type
+        The eccodes/cfgrib keys the message must have (``2t``, ``heightAboveGround``, 2,
+        ``instant``); reading checks that exactly one message matches.
+    """
+
+    grib_element: str
+    grib_level: str
+    grib_short_name: str
+    grib_type_of_level: str
+    grib_level_value: int
+    grib_step_type: str = "instant"
+
+    @property
+    def is_accumulation(self) -> bool:
+        return self.grib_step_type == "accum"
+
+
+def gfs_grid(resolution_degrees: float) -> tuple[np.ndarray, np.ndarray]:
+    """GFS latitudes (90 to -90) and longitudes (0 to 360 - resolution), as in the files."""
+    n_lat = round(180 / resolution_degrees) + 1
+    n_lon = round(360 / resolution_degrees)
+    latitudes = np.linspace(90.0, -90.0, n_lat)
+    longitudes = np.arange(n_lon) * resolution_degrees
+    return latitudes, longitudes
+
+
+def gfs_data_vars(
+    chunks: tuple[int, ...], shards: tuple[int, ...] | None
+) -> tuple[GfsDataVar, ...]:
+    """The six ``gfs-forecast`` variables, all stored with ``chunks`` and ``shards``."""
+    encoding = Encoding(dtype="float32", chunks=chunks, shards=shards)
+    return (
+        GfsDataVar(
+            name="temperature_2m",
+            encoding=encoding,
+            attrs={
+                "long_name": "2 metre temperature",
+                "standard_name": "air_temperature",
+                "units": "K",
+            },
+            processing=ProcessingAttrs(keep_mantissa_bits=10),
+            grib_element="TMP",
+            grib_level="2 m above ground",
+            grib_short_name="2t",
+            grib_type_of_level="heightAboveGround",
+            grib_level_value=2,
+        ),
+        GfsDataVar(
+            name="relative_humidity_2m",
+            encoding=encoding,
+            attrs={
+                "long_name": "2 metre relative humidity",
+                "standard_name": "relative_humidity",
+                "units": "%",
+            },
+            processing=ProcessingAttrs(keep_mantissa_bits=7),
+            grib_element="RH",
+            grib_level="2 m above ground",
+            grib_short_name="2r",
+            grib_type_of_level="heightAboveGround",
+            grib_level_value=2,
+        ),
+        GfsDataVar(
+            name="wind_u_10m",
+            encoding=encoding,
+            attrs={
+                "long_name": "10 metre U wind component",
+                "standard_name": "eastward_wind",
+                "units": "m s-1",
+            },
+            processing=ProcessingAttrs(keep_mantissa_bits=8),
+            grib_element="UGRD",
+            grib_level="10 m above ground",
+            grib_short_name="10u",
+            grib_type_of_level="heightAboveGround",
+            grib_level_value=10,
+        ),
+        GfsDataVar(
+            name="wind_v_10m",
+            encoding=encoding,
+            attrs={
+                "long_name": "10 metre V wind component",
+                "standard_name": "northward_wind",
+                "units": "m s-1",
+            },
+            processing=ProcessingAttrs(keep_mantissa_bits=8),
+            grib_element="VGRD",
+            grib_level="10 m above ground",
+            grib_short_name="10v",
+            grib_type_of_level="heightAboveGround",
+            grib_level_value=10,
+        ),
+        GfsDataVar(
+            name="pressure_reduced_to_mean_sea_level",
+            encoding=encoding,
+            attrs={
+                "long_name": "Pressure reduced to MSL",
+                "standard_name": "air_pressure_at_mean_sea_level",
+                "units": "Pa",
+            },
+            processing=ProcessingAttrs(keep_mantissa_bits=13),
+            grib_element="PRMSL",
+            grib_level="mean sea level",
+            grib_short_name="prmsl",
+            grib_type_of_level="meanSea",
+            grib_level_value=0,
+        ),
+        GfsDataVar(
+            name="precipitation_surface",
+            encoding=encoding,
+            attrs={
+                "long_name": "Precipitation rate",
+                "standard_name": "precipitation_flux",
+                "units": "kg m-2 s-1",
+                "comment": "Average rate since the previous lead time, from GRIB APCP "
+                "totals accumulated over 6-hour buckets.",
+            },
+            processing=ProcessingAttrs(
+                keep_mantissa_bits=7,
+                deaccumulate_to_rate=True,
+                reset_frequency=np.timedelta64(6, "h"),
+            ),
+            grib_element="APCP",
+            grib_level="surface",
+            grib_short_name="tp",
+            grib_type_of_level="surface",
+            grib_level_value=0,
+            grib_step_type="accum",
+        ),
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class GfsForecastTemplate(Template[GfsDataVar]):
+    """``init_time x lead_time x latitude x longitude``; append dimension ``init_time``.
+
+    The defaults describe the real 0.25° GFS; tests scale the grid, leads and chunks down
+    with :func:`make_gfs_template`.
+    """
+
+    dataset_id: str = "gfs-forecast"
+    dims: tuple[str, ...] = ("init_time", "lead_time", "latitude", "longitude")
+    append_dim: str = "init_time"
+    data_vars: tuple[GfsDataVar, ...] = field(
+        default_factory=lambda: gfs_data_vars(GFS_CHUNKS, GFS_SHARDS)
+    )
+    attrs: Mapping[str, Any] = field(
+        default_factory=lambda: {
+            "title": "NOAA GFS forecast",
+            "source": "NOAA Global Forecast System, 0.25 degree GRIB2 (pgrb2.0p25)",
+            "institution": "NOAA NCEP",
+            "Conventions": "CF-1.10",
+        }
+    )
+    coordinate_attrs: Mapping[str, Mapping[str, Any]] = field(
+        default_factory=lambda: {
+            "init_time": {
+                "long_name": "Forecast initialization time",
+                "standard_name": "forecast_reference_time",
+            },
+            "lead_time": {"long_name": "Forecast lead time", "standard_name": "forecast_period"},
+            "valid_time": {"long_name": "Valid time", "standard_name": "time"},
+            "latitude": {"units": "degrees_north", "standard_name": "latitude"},
+            "longitude": {"units": "degrees_east", "standard_name": "longitude"},
+        }
+    )
+    coordinate_encoding: Mapping[str, Mapping[str, Any]] = field(
+        default_factory=lambda: {
+            "init_time": {"units": "seconds since 1970-01-01", "dtype": "int64"},
+            "lead_time": {"units": "seconds", "dtype": "int64"},
+            "valid_time": {"units": "seconds since 1970-01-01", "dtype": "int64"},
+        }
+    )
+    init_time_start: np.datetime64 = GFS_INIT_TIME_START
+    init_time_frequency: np.timedelta64 = GFS_INIT_TIME_FREQUENCY
+    lead_times_hours: tuple[int, ...] = GFS_LEAD_TIMES_HOURS
+    resolution_degrees: float = GFS_RESOLUTION_DEGREES
+
+    def dimension_coordinates(self, append_dim_end: Any) -> dict[str, np.ndarray]:
+        latitudes, longitudes = gfs_grid(self.resolution_degrees)
+        return {
+            "init_time": np.arange(
+                np.datetime64(self.init_time_start, "ns"),
+                np.datetime64(append_dim_end, "ns"),
+                self.init_time_frequency,
+            ).astype("datetime64[ns]"),
+            "lead_time": (np.array(self.lead_times_hours) * HOUR).astype("timedelta64[ns]"),
+            "latitude": latitudes,
+            "longitude": longitudes,
+        }
+
+    def derived_coordinates(
+        self, dimension_coordinates: Mapping[str, np.ndarray]
+    ) -> dict[str, tuple[tuple[str, ...], np.ndarray]]:
+        init = dimension_coordinates["init_time"][:, None]
+        lead = dimension_coordinates["lead_time"][None, :]
+        return {"valid_time": (("init_time", "lead_time"), init + lead)}
+
+
+def make_gfs_template(
+    *,
+    resolution_degrees: float = GFS_RESOLUTION_DEGREES,
+    lead_times_hours: tuple[int, ...] = GFS_LEAD_TIMES_HOURS,
+    init_time_start: np.datetime64 = GFS_INIT_TIME_START,
+    chunks: tuple[int, ...] = GFS_CHUNKS,
+    shards: tuple[int, ...] | None = GFS_SHARDS,
+) -> GfsForecastTemplate:
+    """A ``gfs-forecast`` template; the defaults are the real dataset's."""
+    return GfsForecastTemplate(
+        data_vars=gfs_data_vars(chunks, shards),
+        resolution_degrees=resolution_degrees,
+        lead_times_hours=lead_times_hours,
+        init_time_start=init_time_start,
+    )
