@@ -33,7 +33,14 @@ TRANSIENT_HTTP_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 
 class DownloadError(Exception):
-    """A source file could not be fetched; the message names the URL and the reason."""
+    """A source file could not be fetched; the message names the URL and the reason.
+
+    ``not_found`` tells a missing file (404, no such path) from other failures.
+    """
+
+    def __init__(self, message: str, *, not_found: bool = False) -> None:
+        super().__init__(message)
+        self.not_found = not_found
 
 
 class IncompleteResponseError(ConnectionError):
@@ -95,7 +102,9 @@ def with_retries(fetch: Callable[[], T], url: str) -> T:
         except Exception as error:
             reason = describe_error(error)
             if not is_transient(error):
-                raise DownloadError(f"{redact_url(url)}: {reason}") from error
+                raise DownloadError(
+                    f"{redact_url(url)}: {reason}", not_found=isinstance(error, FileNotFoundError)
+                ) from error
             if attempt == retries:
                 raise DownloadError(
                     f"{redact_url(url)}: {reason} (gave up after {retries + 1} attempts)"
@@ -146,7 +155,7 @@ def download(url: str, destination: Path, byte_ranges: Sequence[ByteRange] | Non
     if is_local(url) and byte_ranges is None:
         path = Path(url.removeprefix("file://"))
         if not path.is_file():
-            raise DownloadError(f"{url}: not found")
+            raise DownloadError(f"{url}: not found", not_found=True)
         return path
 
     destination.parent.mkdir(parents=True, exist_ok=True)

@@ -182,6 +182,15 @@ class Template(ABC, Generic[DATA_VAR]):
         """Shard length along the append dimension (the same for every variable)."""
         return self.data_vars[0].encoding.write_block[self.append_axis]
 
+    def append_dim_label(self, value: Any) -> Any:
+        """``value`` (an ISO string, a datetime...) as a label of the append dimension."""
+        return np.datetime64(value, "ns")
+
+    def append_dim_position(self, label: Any, append_dim_end: Any) -> int:
+        """The position of the first append-dim value at or after ``label``."""
+        values = self.dimension_coordinates(append_dim_end)[self.append_dim]
+        return int(np.searchsorted(values, self.append_dim_label(label)))
+
     def data_var(self, name: str) -> DATA_VAR:
         """The data variable called ``name``; ``KeyError`` listing the known names."""
         for var in self.data_vars:

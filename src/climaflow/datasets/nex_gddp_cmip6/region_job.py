@@ -1,0 +1,104 @@
+"""Reformatting NEX-GDDP-CMIP6 yearly NetCDF files (read with netCDF4)."""
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import netCDF4
+import numpy as np
+import xarray as xr
+
+# netCDF-C/HDF5 are not thread-safe: take the same lock xarray's netCDF4 backend takes, so
+# reads here never overlap with any other netCDF access in this worker process.
+from xarray.backends.netCDF4_ import NETCDF4_PYTHON_LOCK
+
+from climaflow.datasets.nex_gddp_cmip6.filenames import DEFAULT_BASE_URL, NexGddpFile
+from climaflow.datasets.nex_gddp_cmip6.source_file_coord import NexGddpSourceFileCoord
+from climaflow.datasets.nex_gddp_cmip6.template import NexGddpDataVar, NexGddpTemplate
+from climaflow.reformat.download import DownloadError, download
+from climaflow.reformat.region_job import RegionJob
+
+
+class NexGddpRegionJob(RegionJob[NexGddpDataVar, NexGddpSourceFileCoord]):
+    """A region of whole shards (one noleap year each at the real chunking), every variable.
+
+    Parameters
+    ----------
+    source_url
+        Archive root (the public bucket by default); any fsspec URL or local path works.
+    """
+
+    template: NexGddpTemplate
+
+    def __init__(self, *, source_url: str = DEFAULT_BASE_URL, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.source_url = source_url
+
+    def generate_source_file_coords(
+        self, processing_ds: xr.Dataset, data_vars: Sequence[NexGddpDataVar]
+    ) -> list[NexGddpSourceFileCoord]:
+        times = processing_ds["time"].values
+        years = np.array([t.year for t in times])
+        template = self.template
+        return [
+            NexGddpSourceFileCoord(
+                base_url=self.source_url,
+                file=NexGddpFile(
+                    model=template.model,
+                    scenario=template.scenario,
+                    variable=var.name,
+                    year=int(year),
+                ),
+                times=times[years == year],
+            )
+            for var in data_vars
+            for year in np.unique(years)
+        ]
+
+    def download_file(self, coord: NexGddpSourceFileCoord) -> Path:
+        """Fetch the newest version of the year: ``_v2.0``, then ``_v1.1``, then the original."""
+        for url in coord.candidate_urls():
+            try:
+                return download(url, self.download_dir / self.template.dataset_id / Path(url).name)
+            except DownloadError as error:
+                if not error.not_found:
+                    raise
+        raise DownloadError(
+            f"{coord.get_url()}: not found in any version ({', '.join(Path(u).name for u in coord.candidate_urls())})",
+            not_found=True,
+        )
+
+    def read_data(self, coord: NexGddpSourceFileCoord, data_var: NexGddpDataVar) -> np.ndarray:
+        assert coord.downloaded_path is not None
+        with NETCDF4_PYTHON_LOCK, netCDF4.Dataset(coord.downloaded_path) as nc:
+            if data_var.name not in nc.variables:
+                raise ValueError(f"no variable {data_var.name!r} (has {sorted(nc.variables)})")
+            variable = nc.variables[data_var.name]
+            units = getattr(variable, "units", None)
+            if units != data_var.source_units:
+                raise ValueError(
+                    f"{data_var.name} is in {units!r}, expected {data_var.source_units!r}"
+                )
+            if "time" not in nc.variables:
+                raise ValueError("no time coordinate")
+            time = nc.variables["time"]
+            calendar = getattr(time, "calendar", "standard")
+            if calendar not in _same_calendar(self.template.calendar):
+                raise ValueError(f"calendar {calendar!r}, expected {self.template.calendar!r}")
+            file_times = netCDF4.num2date(
+                time[:], time.units, calendar, only_use_cftime_datetimes=True
+            )
+            expected = [t.strftime("%Y-%m-%d") for t in coord.times]
+            if [t.strftime("%Y-%m-%d") for t in file_times] != expected:
+                raise ValueError(
+                    f"holds {len(file_times)} days from {file_times[0]} to {file_times[-1]}, "
+                    f"expected {len(expected)} days of {coord.file.year}"
+                )
+            for name in ("lat", "lon"):
+                if not np.allclose(nc.variables[name][:], self.coordinates[name]):
+                    raise ValueError(f"its {name} grid differs from the template's")
+            return np.ma.filled(variable[:].astype("float32"), np.nan)
+
+
+def _same_calendar(calendar: str) -> set[str]:
+    aliases = [{"noleap", "365_day"}, {"standard", "gregorian", "proleptic_gregorian"}]
+    return next((group for group in aliases if calendar in group), {calendar})

@@ -1,0 +1,94 @@
+"""Reformat a dataset: write (or extend) the template, then run its region jobs."""
+
+import logging
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from distributed import Client
+
+from climaflow.reformat.region_job import JobResult, RegionJob, process_jobs
+from climaflow.reformat.store import StoreLike
+from climaflow.reformat.template import Template
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ReformatResult:
+    """The jobs a reformat ran and what happened to every source file."""
+
+    dataset_id: str
+    jobs: Sequence[JobResult]
+
+    def status_counts(self) -> dict[str, dict[str, int]]:
+        """Files per status, per variable, over all jobs."""
+        totals: dict[str, Counter[str]] = {}
+        for job in self.jobs:
+            for name, summary in job.variables.items():
+                totals.setdefault(name, Counter()).update(summary.status_counts)
+        return {name: dict(counts) for name, counts in totals.items()}
+
+    @property
+    def failed_files(self) -> list[dict[str, Any]]:
+        return [dict(record) for job in self.jobs for record in job.failed_files]
+
+    @property
+    def bytes_written(self) -> int:
+        return sum(v.bytes_written for job in self.jobs for v in job.variables.values())
+
+
+def reformat(
+    template: Template[Any],
+    region_job_class: type[RegionJob[Any, Any]],
+    store: StoreLike,
+    *,
+    start: Any,
+    end: Any,
+    data_vars: Iterable[str] | None = None,
+    client: Client | None = None,
+    shards_per_job: int = 1,
+    **job_kwargs: Any,
+) -> ReformatResult:
+    """Write or extend ``store`` up to ``end`` (exclusive) and fill it from ``start`` on.
+
+    The template's metadata is written first (creating the store, or extending its append
+    dimension); then every region of whole shards from the one holding ``start`` to the
+    end is processed. Failed source files leave NaN and are listed in the result.
+
+    Parameters
+    ----------
+    template, region_job_class
+        The dataset integration.
+    store
+        The Zarr v3 store: a path, an fsspec URL or a zarr ``Store``.
+    start, end
+        Append-dim labels (e.g. ``"2024-01-01T00"``); ``end`` is exclusive.
+    data_vars
+        Variable names (default: all).
+    client
+        The Dask client (default: a LocalCluster sized to this machine).
+    shards_per_job
+        Append-dim shards per region job.
+    job_kwargs
+        Passed to the region job (``source_url``, ``download_dir``...).
+    """
+    template.write_metadata(store, end)
+    position = template.append_dim_position(start, end)
+    length = len(template.dimension_coordinates(end)[template.append_dim])
+    if position >= length:
+        raise ValueError(
+            f"start {start} is at or after end {end}: nothing to reformat for {template.dataset_id}"
+        )
+    jobs = region_job_class.get_jobs(
+        template,
+        store,
+        end,
+        start=position,
+        data_vars=data_vars,
+        shards_per_job=shards_per_job,
+        **job_kwargs,
+    )
+    logger.info("%s: %d region jobs from %s to %s", template.dataset_id, len(jobs), start, end)
+    return ReformatResult(template.dataset_id, process_jobs(jobs, client))

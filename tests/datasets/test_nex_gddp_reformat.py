@@ -1,0 +1,130 @@
+"""nex-gddp-cmip6 end to end: a synthetic yearly NetCDF archive served over loopback HTTP."""
+
+from pathlib import Path
+
+import netCDF4
+import numpy as np
+import pytest
+import xarray as xr
+
+from climaflow.datasets.nex_gddp_cmip6.region_job import NexGddpRegionJob
+from climaflow.datasets.nex_gddp_cmip6.synthetic import (
+    nex_gddp_grid,
+    write_synthetic_nex_gddp_archive,
+)
+from climaflow.datasets.nex_gddp_cmip6.template import make_nex_gddp_template
+from climaflow.reformat.runner import reformat
+from climaflow.reformat.transforms import max_relative_error
+from climaflow.testing.http_server import serve_directory
+
+RESOLUTION = 10.0
+YEARS = (1950, 1951, 1952)
+VARIABLES = ("tas", "pr")
+
+
+def small_template(**kwargs):
+    lat, lon = nex_gddp_grid(RESOLUTION)
+    return make_nex_gddp_template(
+        variables=VARIABLES,
+        resolution_degrees=RESOLUTION,
+        chunks=(73, 5, 12),
+        shards=(365, lat.size, lon.size),
+        **kwargs,
+    )
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("nex")
+    write_synthetic_nex_gddp_archive(
+        root,
+        variables=VARIABLES,
+        years=YEARS,
+        resolution_degrees=RESOLUTION,
+        seed=7,
+        revisions=[(1951, "tas")],
+    )
+    return root
+
+
+def source_values(archive: Path, variable: str, year: int, suffix: str = "") -> np.ndarray:
+    name = f"{variable}_day_NorESM2-LM_historical_r1i1p1f1_gn_{year}{suffix}.nc"
+    path = archive / "NorESM2-LM" / "historical" / "r1i1p1f1" / variable / name
+    with netCDF4.Dataset(path) as nc:
+        return np.asarray(nc.variables[variable][:], dtype="float32")
+
+
+def test_three_years_over_http(client, archive, tmp_path):
+    store = tmp_path / "nex.zarr"
+    with serve_directory(archive) as server:
+        result = reformat(
+            small_template(),
+            NexGddpRegionJob,
+            store,
+            start="1950-01-01",
+            end=1953,
+            client=client,
+            source_url=server.url,
+            download_dir=tmp_path / "downloads",
+        )
+        requested = {r.path.rsplit("/", 1)[-1] for r in server.requests if r.status == 200}
+
+    assert result.status_counts() == {"tas": {"succeeded": 3}, "pr": {"succeeded": 3}}
+    # 1951 tas exists as original and _v1.1: only the revision was fetched
+    assert "tas_day_NorESM2-LM_historical_r1i1p1f1_gn_1951_v1.1.nc" in requested
+    assert "tas_day_NorESM2-LM_historical_r1i1p1f1_gn_1951.nc" not in requested
+
+    ds = xr.open_zarr(store)
+    assert ds.sizes["time"] == 3 * 365
+    assert ds["time"].encoding["calendar"] == "noleap"
+    assert ds["time"].values[0].strftime("%Y-%m-%d %H") == "1950-01-01 12"
+    lat, lon = nex_gddp_grid(RESOLUTION)
+    np.testing.assert_array_equal(ds["lat"].values, lat)
+    np.testing.assert_array_equal(ds["lon"].values, lon)
+    for variable, bits in (("tas", 14), ("pr", 12)):
+        expected = np.concatenate(
+            [
+                source_values(archive, variable, 1950),
+                source_values(archive, variable, 1951, "_v1.1" if variable == "tas" else ""),
+                source_values(archive, variable, 1952),
+            ]
+        )
+        actual = ds[variable].values
+        relative = np.abs(actual - expected) / np.abs(expected)
+        assert relative.max() <= max_relative_error(bits), variable
+        assert ds[variable].attrs["units"] == {"tas": "K", "pr": "kg m-2 s-1"}[variable]
+    assert not (tmp_path / "downloads").exists() or not any((tmp_path / "downloads").rglob("*.nc"))
+
+
+def test_wrong_units_fail_that_year_only(client, archive, tmp_path):
+    local = tmp_path / "archive"
+    write_synthetic_nex_gddp_archive(
+        local, variables=("tas",), years=YEARS[:2], resolution_degrees=RESOLUTION
+    )
+    bad = (
+        local
+        / "NorESM2-LM/historical/r1i1p1f1/tas/tas_day_NorESM2-LM_historical_r1i1p1f1_gn_1951.nc"
+    )
+    with netCDF4.Dataset(bad, "a") as nc:
+        nc.variables["tas"].units = "degC"
+    result = reformat(
+        make_nex_gddp_template(
+            variables=("tas",),
+            resolution_degrees=RESOLUTION,
+            chunks=(73, 5, 12),
+            shards=(365, 15, 36),
+        ),
+        NexGddpRegionJob,
+        tmp_path / "nex.zarr",
+        start=1950,
+        end=1952,
+        client=client,
+        source_url=str(local),
+    )
+    (failed,) = result.failed_files
+    assert failed["status"] == "read_failed"
+    assert "tas_day_NorESM2-LM_historical_r1i1p1f1_gn_1951.nc" in failed["error"]
+    assert "'degC', expected 'K'" in failed["error"]
+    ds = xr.open_zarr(tmp_path / "nex.zarr")
+    assert np.isnan(ds["tas"].values[365:]).all()
+    assert not np.isnan(ds["tas"].values[:365]).any()
