@@ -3,16 +3,23 @@
 from collections.abc import Iterator
 from pathlib import Path
 
+import dask.config
 import pytest
 from distributed import Client, LocalCluster
+
+import climaflow.config  # noqa: F401  (registers climaflow's defaults before overriding them)
 
 REALDATA = Path(__file__).resolve().parents[1].parent / "shared" / "realdata"
 
 
 @pytest.fixture(scope="session")
 def client() -> Iterator[Client]:
-    """A real two-worker, process-based LocalCluster, shared by every test that needs one."""
+    """A real two-worker, process-based LocalCluster, shared by every test that needs one.
+
+    Workers take the configuration in force when they start: short retry backoffs here.
+    """
     with (
+        dask.config.set({"climaflow.download.backoff-seconds": 0.05}),
         LocalCluster(
             n_workers=2, threads_per_worker=2, processes=True, dashboard_address=":0"
         ) as cluster,

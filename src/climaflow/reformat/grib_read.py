@@ -73,21 +73,32 @@ def read_grib_message(
 def _read_eccodes(
     path: Path, short_name: str, type_of_level: str, level: int, step_type: str, keys: str
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    wanted = (short_name, type_of_level, level, step_type)
     found = []
+    unreadable = 0
     with path.open("rb") as f:
-        while (handle := eccodes.codes_grib_new_from_file(f)) is not None:
+        while True:
             try:
-                if (
-                    eccodes.codes_get(handle, "shortName") == short_name
-                    and eccodes.codes_get(handle, "typeOfLevel") == type_of_level
-                    and eccodes.codes_get(handle, "level") == level
-                    and eccodes.codes_get(handle, "stepType") == step_type
-                ):
+                handle = eccodes.codes_grib_new_from_file(f)
+            except eccodes.GribInternalError:
+                unreadable += 1
+                break  # the rest of the file cannot be framed into messages
+            if handle is None:
+                break
+            try:
+                message_keys = tuple(
+                    eccodes.codes_get(handle, key)
+                    for key in ("shortName", "typeOfLevel", "level", "stepType")
+                )
+                if message_keys == wanted:
                     found.append(_decode(handle))
+            except eccodes.GribInternalError:
+                unreadable += 1  # a damaged message: skip it, others may be intact
             finally:
                 eccodes.codes_release(handle)
     if len(found) != 1:
-        raise GribReadError(f"{path}: expected 1 message with {keys}, found {len(found)}")
+        damaged = f" ({unreadable} damaged messages)" if unreadable else ""
+        raise GribReadError(f"{path}: expected 1 message with {keys}, found {len(found)}{damaged}")
     return found[0]
 
 

@@ -26,7 +26,7 @@ from typing import Any, ClassVar, Generic, Self, TypeVar
 import numpy as np
 import pandas as pd
 import xarray as xr
-from distributed import Client
+from distributed import Client, progress
 
 from climaflow import config
 from climaflow.reformat.shards import (
@@ -332,19 +332,25 @@ class RegionJob(Generic[DATA_VAR, SOURCE_FILE_COORD]):
 
 
 def process_jobs(
-    jobs: Sequence[RegionJob[Any, Any]], client: Client | None = None
+    jobs: Sequence[RegionJob[Any, Any]],
+    client: Client | None = None,
+    *,
+    show_progress: bool = False,
 ) -> list[JobResult]:
     """Run region jobs as one Dask graph on ``client`` and return their results in order.
 
     Asserts that no two jobs write the same shard. With ``client=None`` a LocalCluster
-    sized to this machine is started for the call.
+    sized to this machine is started for the call. ``show_progress`` shows Dask's progress
+    bar (a widget in Jupyter, text in a terminal).
     """
     if client is None:
         from climaflow.cluster import cluster_client
 
         with cluster_client() as local_client:
-            return process_jobs(jobs, local_client)
+            return process_jobs(jobs, local_client, show_progress=show_progress)
     futures = submit_jobs(jobs, client)
+    if show_progress:
+        progress(futures)
     return client.gather(futures)
 
 

@@ -49,6 +49,7 @@ def reformat(
     data_vars: Iterable[str] | None = None,
     client: Client | None = None,
     shards_per_job: int = 1,
+    show_progress: bool = False,
     **job_kwargs: Any,
 ) -> ReformatResult:
     """Write or extend ``store`` up to ``end`` (exclusive) and fill it from ``start`` on.
@@ -71,6 +72,8 @@ def reformat(
         The Dask client (default: a LocalCluster sized to this machine).
     shards_per_job
         Append-dim shards per region job.
+    show_progress
+        Show Dask's progress bar while the jobs run.
     job_kwargs
         Passed to the region job (``source_url``, ``download_dir``...).
     """
@@ -91,4 +94,6 @@ def reformat(
         **job_kwargs,
     )
     logger.info("%s: %d region jobs from %s to %s", template.dataset_id, len(jobs), start, end)
-    return ReformatResult(template.dataset_id, process_jobs(jobs, client))
+    return ReformatResult(
+        template.dataset_id, process_jobs(jobs, client, show_progress=show_progress)
+    )

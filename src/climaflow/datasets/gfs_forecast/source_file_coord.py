@@ -13,11 +13,13 @@ from climaflow.reformat.source_file_coord import SourceFileCoord
 NOAA_GFS_BASE_URL = "https://noaa-gfs-bdp-pds.s3.amazonaws.com"
 
 
-def gfs_file_path(init_time: np.datetime64, lead_time: np.timedelta64) -> str:
-    """``gfs.YYYYMMDD/HH/atmos/gfs.tHHz.pgrb2.0p25.fFFF``, NOAA's layout."""
+def gfs_file_path(
+    init_time: np.datetime64, lead_time: np.timedelta64, *, product: str = "pgrb2.0p25"
+) -> str:
+    """``gfs.YYYYMMDD/HH/atmos/gfs.tHHz.{product}.fFFF``, NOAA's layout below the root."""
     init = pd.Timestamp(init_time)
     lead_hours = int(lead_time / np.timedelta64(1, "h"))
-    return f"gfs.{init:%Y%m%d}/{init:%H}/atmos/gfs.t{init:%H}z.pgrb2.0p25.f{lead_hours:03d}"
+    return f"gfs.{init:%Y%m%d}/{init:%H}/atmos/gfs.t{init:%H}z.{product}.f{lead_hours:03d}"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -56,12 +56,33 @@ class GfsDataVar(DataVar):
         return self.grib_step_type == "accum"
 
 
-def gfs_grid(resolution_degrees: float) -> tuple[np.ndarray, np.ndarray]:
-    """GFS latitudes (90 to -90) and longitudes (0 to 360 - resolution), as in the files."""
-    n_lat = round(180 / resolution_degrees) + 1
-    n_lon = round(360 / resolution_degrees)
-    latitudes = np.linspace(90.0, -90.0, n_lat)
-    longitudes = np.arange(n_lon) * resolution_degrees
+def gfs_grid(resolution_degrees: float = 0.25) -> tuple[np.ndarray, np.ndarray]:
+    """The global GFS regular lat-lon grid at a resolution.
+
+    Parameters
+    ----------
+    resolution_degrees
+        Grid spacing in degrees; 180 and 360 must be whole multiples of it and it must be a
+        whole number of micro-degrees (GRIB2's unit), e.g. 0.25 (real GFS: 721 x 1440), 2.5, 5.
+
+    Returns
+    -------
+    latitudes, longitudes
+        Float64 1-D arrays: latitudes from 90 down to -90 inclusive, longitudes from 0 up to
+        ``360 - resolution_degrees``.
+    """
+    res = float(resolution_degrees)
+    if not res > 0:
+        raise ValueError(f"resolution must be positive, got {resolution_degrees}")
+    n_lat = round(180.0 / res)
+    n_lon = round(360.0 / res)
+    micro = round(res * 1e6)
+    if abs(n_lat * res - 180.0) > 1e-9 or abs(n_lon * res - 360.0) > 1e-9:
+        raise ValueError(f"180 and 360 must be whole multiples of the resolution {res}")
+    if abs(micro - res * 1e6) > 1e-6:
+        raise ValueError(f"resolution {res} is not a whole number of micro-degrees")
+    latitudes = 90.0 - res * np.arange(n_lat + 1, dtype=np.float64)
+    longitudes = res * np.arange(n_lon, dtype=np.float64)
     return latitudes, longitudes
 
 

@@ -1,0 +1,367 @@
+"""A small synthetic NEX-GDDP-CMIP6 archive: same names, layout, format and metadata as the real one.
+
+No machine that runs the tests reaches the public bucket, so this module writes real NetCDF4
+files (with ``netCDF4``) that look like NEX-GDDP-CMIP6's: one file per model, scenario,
+variable and year, CF time ``days since 1950-01-01`` at noon with ``time_bnds``, ``lat``/``lon``
+with bounds, float32 data compressed with zlib and chunked by day, the archive's variable and
+global attributes. The grid is the real 0.25° grid (or a coarser one with the same layout),
+optionally cut to a box to keep files small.
+
+Values are deterministic functions of (variable, scenario, date, lat, lon), given by
+:func:`expected_value`, plus optional seeded random noise, so tests know what to expect.
+"""
+
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import cftime
+import netCDF4
+import numpy as np
+
+from climaflow.datasets.nex_gddp_cmip6.filenames import NexGddpFile
+
+TIME_UNITS = "days since 1950-01-01 00:00:00"
+FILL_VALUE = np.float32(1.0e20)
+REVISION = "v1.1"
+
+VARIABLE_ATTRS: dict[str, dict[str, str]] = {
+    "tas": {
+        "units": "K",
+        "standard_name": "air_temperature",
+        "long_name": "Daily Near-Surface Air Temperature",
+    },
+    "tasmax": {
+        "units": "K",
+        "standard_name": "air_temperature",
+        "long_name": "Daily Maximum Near-Surface Air Temperature",
+    },
+    "tasmin": {
+        "units": "K",
+        "standard_name": "air_temperature",
+        "long_name": "Daily Minimum Near-Surface Air Temperature",
+    },
+    "pr": {
+        "units": "kg m-2 s-1",
+        "standard_name": "precipitation_flux",
+        "long_name": "Precipitation",
+    },
+}
+
+# Warming in K per year after the scenario's first year (historical: since 1950).
+_WARMING_RATE = {
+    "historical": 0.01,
+    "ssp126": 0.01,
+    "ssp245": 0.025,
+    "ssp370": 0.04,
+    "ssp585": 0.05,
+}
+_NOISE_STD = {"tas": 2.0, "tasmax": 2.5, "tasmin": 2.5, "pr": 0.5}  # K; relative for pr
+_DAYS_BEFORE_MONTH = np.array([0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334])
+
+
+def nex_gddp_grid(
+    resolution_degrees: float = 0.25,
+    *,
+    lat_bounds: tuple[float, float] | None = None,
+    lon_bounds: tuple[float, float] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cell-centre latitudes and longitudes of the NEX-GDDP-CMIP6 grid.
+
+    At 0.25° this is the real grid: 600 latitudes -59.875..89.875 and 1440 longitudes
+    0.125..359.875. Other resolutions keep its layout (cell centres half a cell inside
+    -60..90 N and 0..360 E). ``lat_bounds`` / ``lon_bounds`` keep only the centres inside
+    ``[low, high]`` (degrees north; degrees east in 0..360).
+    """
+    half = resolution_degrees / 2
+    lat = np.arange(-60 + half, 90, resolution_degrees)
+    lon = np.arange(half, 360, resolution_degrees)
+    if lat_bounds is not None:
+        lat = lat[(lat >= lat_bounds[0]) & (lat <= lat_bounds[1])]
+    if lon_bounds is not None:
+        lon = lon[(lon >= lon_bounds[0]) & (lon <= lon_bounds[1])]
+    if lat.size == 0 or lon.size == 0:
+        raise ValueError(f"no grid cell inside lat {lat_bounds} and lon {lon_bounds}")
+    return lat, lon
+
+
+def daily_dates(year: int, calendar: str = "noleap") -> np.ndarray:
+    """Noon of every day of ``year`` in ``calendar``, as an array of ``cftime`` datetimes."""
+    return cftime.num2date(
+        _time_values(year, calendar), TIME_UNITS, calendar, only_use_cftime_datetimes=True
+    )
+
+
+def expected_value(
+    variable: str,
+    scenario: str,
+    dates: Sequence[Any],
+    lat: np.ndarray,
+    lon: np.ndarray,
+    *,
+    version: str | None = None,
+) -> np.ndarray:
+    """The noise-free values the synthetic archive holds, shape ``(len(dates), lat, lon)``, float32.
+
+    A function of the calendar date (year, month, day: so 1 March has the same seasonal value
+    in leap and non-leap years), latitude, longitude, variable and scenario (each scenario
+    warms at its own rate). Files written as revision ``v1.1`` hold these values shifted by
+    +0.5 K (temperatures) or scaled by 1.05 (precipitation).
+    """
+    if variable not in VARIABLE_ATTRS:
+        raise ValueError(f"unknown variable {variable!r}; expected one of {sorted(VARIABLE_ATTRS)}")
+    year = np.array([d.year for d in dates], dtype=np.float64)[:, None, None]
+    month = np.array([d.month for d in dates])
+    day = np.array([d.day for d in dates], dtype=np.float64)
+    position = (_DAYS_BEFORE_MONTH[month - 1] + day - 0.5 * _is_29_february(month, day))[
+        :, None, None
+    ]
+    season = np.cos(2 * np.pi * (position - 200) / 365)
+    lat_rad = np.deg2rad(np.asarray(lat, dtype=np.float64))[None, :, None]
+    lon_rad = np.deg2rad(np.asarray(lon, dtype=np.float64))[None, None, :]
+    warming = _warming(scenario, year)
+    if variable == "pr":
+        values = 3e-5 * (1 + 0.5 * season * np.cos(lon_rad)) * (1 + 0.02 * warming)
+        values = values * (1 + 0.1 * np.cos(lat_rad))
+        if version == REVISION:
+            values = values * 1.05
+    else:
+        offset = {"tas": 0.0, "tasmax": 6.0, "tasmin": -6.0}[variable]
+        values = (
+            258.0
+            + 30.0 * np.cos(lat_rad)
+            + 12.0 * season * np.sin(lat_rad)
+            + 2.0 * np.sin(lon_rad)
+            + warming
+            + offset
+        )
+        if version == REVISION:
+            values = values + 0.5
+    return np.broadcast_to(values, (len(dates), lat_rad.size, lon_rad.size)).astype(np.float32)
+
+
+def write_synthetic_year_file(
+    path: str | Path,
+    file: NexGddpFile,
+    lat: np.ndarray,
+    lon: np.ndarray,
+    *,
+    calendar: str = "noleap",
+    seed: int | None = None,
+    complevel: int = 1,
+) -> Path:
+    """Write one yearly file of the archive at ``path`` and return the path.
+
+    The data are :func:`expected_value` for the file's variable, scenario, year and version,
+    plus, when ``seed`` is given, reproducible random noise that depends on the seed, variable,
+    scenario and year (precipitation stays non-negative).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lat = np.asarray(lat, dtype=np.float64)
+    lon = np.asarray(lon, dtype=np.float64)
+    dates = daily_dates(file.year, calendar)
+    values = expected_value(file.variable, file.scenario, dates, lat, lon, version=file.version)
+    if seed is not None:
+        values = _add_noise(values, file, seed)
+
+    with netCDF4.Dataset(path, "w", format="NETCDF4") as nc:
+        nc.setncatts(_global_attrs(file, lat, lon))
+        nc.createDimension("time", None)
+        nc.createDimension("lat", lat.size)
+        nc.createDimension("lon", lon.size)
+        nc.createDimension("bnds", 2)
+
+        time_values = _time_values(file.year, calendar)
+        time = nc.createVariable("time", "f8", ("time",))
+        time.setncatts(
+            {
+                "standard_name": "time",
+                "long_name": "time",
+                "axis": "T",
+                "units": TIME_UNITS,
+                "calendar": calendar,
+                "bounds": "time_bnds",
+            }
+        )
+        time[:] = time_values
+        nc.createVariable("time_bnds", "f8", ("time", "bnds"))[:] = np.stack(
+            [time_values - 0.5, time_values + 0.5], axis=1
+        )
+        for name, centres, axis, units, standard_name in (
+            ("lat", lat, "Y", "degrees_north", "latitude"),
+            ("lon", lon, "X", "degrees_east", "longitude"),
+        ):
+            coordinate = nc.createVariable(name, "f8", (name,))
+            coordinate.setncatts(
+                {
+                    "standard_name": standard_name,
+                    "long_name": standard_name,
+                    "units": units,
+                    "axis": axis,
+                    "bounds": f"{name}_bnds",
+                }
+            )
+            coordinate[:] = centres
+            nc.createVariable(f"{name}_bnds", "f8", (name, "bnds"))[:] = _cell_bounds(centres)
+
+        data = nc.createVariable(
+            file.variable,
+            "f4",
+            ("time", "lat", "lon"),
+            zlib=True,
+            complevel=complevel,
+            shuffle=True,
+            chunksizes=(1, lat.size, lon.size),
+            fill_value=FILL_VALUE,
+        )
+        data.setncatts({**VARIABLE_ATTRS[file.variable], "missing_value": FILL_VALUE})
+        data[:] = values
+    return path
+
+
+def write_synthetic_nex_gddp_archive(
+    root: str | Path,
+    *,
+    model: str = "NorESM2-LM",
+    scenario: str = "historical",
+    variables: Iterable[str] = ("tas",),
+    years: Iterable[int],
+    resolution_degrees: float = 0.25,
+    lat_bounds: tuple[float, float] | None = None,
+    lon_bounds: tuple[float, float] | None = None,
+    lat: np.ndarray | None = None,
+    lon: np.ndarray | None = None,
+    calendar: str = "noleap",
+    seed: int | None = None,
+    revisions: Iterable[tuple[int, str]] = (),
+    complevel: int = 1,
+) -> list[Path]:
+    """Write one scenario of a synthetic NEX-GDDP-CMIP6 archive under ``root``.
+
+    Parameters
+    ----------
+    root
+        Archive root; files land at
+        ``{root}/{model}/{scenario}/r1i1p1f1/{var}/{var}_day_{model}_{scenario}_r1i1p1f1_gn_{year}.nc``.
+    model, scenario, variables, years
+        What to write: one file per variable and year. Call again for another scenario.
+    resolution_degrees, lat_bounds, lon_bounds
+        The grid (see :func:`nex_gddp_grid`); ignored when ``lat`` and ``lon`` are given.
+    lat, lon
+        Explicit cell centres (e.g. longitudes in -180..180), overriding the grid options.
+    calendar
+        ``"noleap"`` as NEX-GDDP-CMIP6 (for most models); ``"standard"`` writes 29 February in
+        leap years; ``"360_day"`` as some models' raw output.
+    seed
+        When given, reproducible random noise is added to :func:`expected_value`.
+    revisions
+        ``(year, variable)`` pairs also written as a ``_v1.1`` revision next to the original,
+        with the revised values of :func:`expected_value`.
+    complevel
+        zlib compression level of the data variable.
+
+    Returns
+    -------
+    The written paths, originals first, in variable then year order.
+    """
+    if (lat is None) != (lon is None):
+        raise ValueError("give both lat and lon, or neither")
+    if lat is None or lon is None:
+        lat, lon = nex_gddp_grid(resolution_degrees, lat_bounds=lat_bounds, lon_bounds=lon_bounds)
+    years = list(years)
+    files = [
+        NexGddpFile(model=model, scenario=scenario, variable=variable, year=year)
+        for variable in variables
+        for year in years
+    ]
+    files += [
+        NexGddpFile(model=model, scenario=scenario, variable=variable, year=year, version=REVISION)
+        for year, variable in revisions
+    ]
+    return [
+        write_synthetic_year_file(
+            file.path(root), file, lat, lon, calendar=calendar, seed=seed, complevel=complevel
+        )
+        for file in files
+    ]
+
+
+def _time_values(year: int, calendar: str) -> np.ndarray:
+    start, end = cftime.date2num(
+        [
+            cftime.datetime(year, 1, 1, calendar=calendar),
+            cftime.datetime(year + 1, 1, 1, calendar=calendar),
+        ],
+        TIME_UNITS,
+        calendar,
+    )
+    return np.arange(start, end, dtype=np.float64) + 0.5
+
+
+def _is_29_february(month: np.ndarray, day: np.ndarray) -> np.ndarray:
+    return (month == 2) & (day == 29)
+
+
+def _warming(scenario: str, year: np.ndarray) -> np.ndarray:
+    if scenario == "historical":
+        return _WARMING_RATE["historical"] * (year - 1950)
+    rate = _WARMING_RATE.get(scenario, 0.03)
+    return _WARMING_RATE["historical"] * 65 + rate * (year - 2015)
+
+
+def _add_noise(values: np.ndarray, file: NexGddpFile, seed: int) -> np.ndarray:
+    entropy = [seed, file.year, *file.variable.encode(), *file.scenario.encode()]
+    rng = np.random.default_rng(entropy)
+    noise = rng.standard_normal(values.shape, dtype=np.float32) * np.float32(
+        _NOISE_STD[file.variable]
+    )
+    if file.variable == "pr":
+        return values * np.exp(noise)
+    return values + noise
+
+
+def _cell_bounds(centres: np.ndarray) -> np.ndarray:
+    if centres.size == 1:
+        return np.array([[centres[0] - 0.125, centres[0] + 0.125]])
+    edges = np.concatenate(
+        [
+            [centres[0] - (centres[1] - centres[0]) / 2],
+            (centres[:-1] + centres[1:]) / 2,
+            [centres[-1] + (centres[-1] - centres[-2]) / 2],
+        ]
+    )
+    return np.stack([edges[:-1], edges[1:]], axis=1)
+
+
+def _global_attrs(file: NexGddpFile, lat: np.ndarray, lon: np.ndarray) -> dict[str, str]:
+    resolution = float(abs(lat[1] - lat[0])) if lat.size > 1 else 0.25
+    return {
+        "activity": "NEX-GDDP-CMIP6",
+        "contact": "Dr. Rama Nemani: rama.nemani@nasa.gov, Dr. Bridget Thrasher: bridget@climateanalyticsgroup.org",
+        "Conventions": "CF-1.7",
+        "creation_date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "frequency": "day",
+        "institution": "NASA Earth Exchange, NASA Ames Research Center, Moffett Field, CA 94035",
+        "model_id": file.model,
+        "cmip6_source_id": file.model,
+        "scenario": file.scenario,
+        "variant_label": file.variant_label,
+        "version": (file.version or "v1.0").removeprefix("v"),
+        "product": "output",
+        "realm": "atmos",
+        "source": "BCSD",
+        "resolution_id": f"{resolution:g} degree",
+        "title": (
+            f"{file.model}, {file.variant_label}, {file.scenario}, "
+            "global downscaled CMIP6 climate projection data"
+        ),
+        "references": "BCSD method: Thrasher et al., 2012, Hydrol. Earth Syst. Sci.,16, 3309-3314.",
+        "tracking_id": str(uuid.uuid5(uuid.NAMESPACE_URL, file.relative_path)),
+        "comment": (
+            "Synthetic data written by climaflow for tests and demos: values are deterministic "
+            "functions of variable, scenario, date, lat and lon (plus seeded noise)."
+        ),
+    }

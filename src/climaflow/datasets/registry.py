@@ -1,0 +1,58 @@
+"""The dataset integrations climaflow ships, by name."""
+
+import inspect
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from climaflow.reformat.region_job import RegionJob
+from climaflow.reformat.template import Template
+
+
+@dataclass(frozen=True)
+class DatasetIntegration:
+    """A dataset climaflow can reformat: how to build its template and its region jobs.
+
+    Attributes
+    ----------
+    dataset_id
+        The name used on the command line (``gfs-forecast``).
+    description
+        One line for ``climaflow datasets``.
+    make_template
+        Builds the template; keyword arguments select e.g. model and scenario.
+    region_job
+        The :class:`RegionJob` subclass; takes ``source_url``.
+    default_source_url
+        Where the real archive lives.
+    """
+
+    dataset_id: str
+    description: str
+    make_template: Callable[..., Template[Any]]
+    region_job: type[RegionJob[Any, Any]]
+    default_source_url: str
+
+    def template_options(self) -> list[str]:
+        """Keyword arguments :attr:`make_template` accepts from the command line."""
+        return [
+            name
+            for name, parameter in inspect.signature(self.make_template).parameters.items()
+            if parameter.annotation in (str, "str")
+        ]
+
+
+def integrations() -> Mapping[str, DatasetIntegration]:
+    """Every shipped integration by ``dataset_id`` (imported on first use)."""
+    from climaflow.datasets.gfs_forecast import GFS_FORECAST
+    from climaflow.datasets.nex_gddp_cmip6 import NEX_GDDP_CMIP6
+
+    return {integration.dataset_id: integration for integration in (GFS_FORECAST, NEX_GDDP_CMIP6)}
+
+
+def get_integration(dataset_id: str) -> DatasetIntegration:
+    """The integration called ``dataset_id``; ``KeyError`` listing the known ones."""
+    known = integrations()
+    if dataset_id not in known:
+        raise KeyError(f"unknown dataset {dataset_id!r}; known: {', '.join(sorted(known))}")
+    return known[dataset_id]
