@@ -57,10 +57,13 @@ def read_grib_message(
             path, short_name, type_of_level, level, step_type, keys
         )
     expected_lat, expected_lon = expected_grid
-    if not (
-        np.allclose(latitudes, expected_lat, atol=1e-6)
+    same_grid = (
+        latitudes.shape == expected_lat.shape
+        and longitudes.shape == expected_lon.shape
+        and np.allclose(latitudes, expected_lat, atol=1e-6)
         and np.allclose(longitudes, expected_lon, atol=1e-6)
-    ):
+    )
+    if not same_grid:
         raise GribReadError(
             f"{path}: {keys} is on a {latitudes.size}x{longitudes.size} grid from "
             f"({latitudes[0]}, {longitudes[0]}) to ({latitudes[-1]}, {longitudes[-1]}); expected "
