@@ -23,6 +23,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests benchmarks
 
 bench: $(STAMP)
+	$(BIN)/asv machine --yes
 	$(BIN)/asv run --python=same --quick
 
 clean:

@@ -1,6 +1,6 @@
 """Shard-write throughput of the RegionJob write stage against one zarr call in one process.
 
-Run: ``.venv/bin/python benchmarks/compare_shard_writes.py [--steps 256] [--workers 2]``
+Run from the repository root: ``.venv/bin/python -m benchmarks.compare_shard_writes [--steps 256]``
 
 Both write the same float32 array (``steps x 256 x 512``, shards of 16 x 256 x 256, blosc
 zstd 3) to a fresh local Zarr v3 store; the baseline is ``array[:] = values``. For the
@@ -24,7 +24,8 @@ import zarr
 from distributed import Client, LocalCluster, get_task_stream
 
 from climaflow.reformat.region_job import process_jobs
-from synthetic_job import BenchTemplate, expected_array, make_jobs
+
+from .synthetic_job import BenchTemplate, expected_array, make_jobs
 
 
 def region_job_seconds(client: Client, store: Path, n_steps: int) -> tuple[float, float]:

@@ -1,67 +1,20 @@
 """The ``climaflow`` command line: a thin layer over the Python API."""
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+import time
 from pathlib import Path
+from typing import Any
 
 import click
-from distributed import Client, performance_report
 
 from climaflow import __version__
-from climaflow.cluster import cluster_client
+from climaflow.cli_common import ClimaflowGroup, cluster_options, comma_list, run_cluster
+from climaflow.normals.cli import normals
 
 logger = logging.getLogger("climaflow")
 
 
-def comma_list(value: str | None) -> list[str] | None:
-    """``"a,b"`` to ``["a", "b"]``; ``None`` stays ``None``."""
-    if value is None:
-        return None
-    return [item.strip() for item in value.split(",") if item.strip()]
-
-
-def cluster_options(command: click.Command) -> click.Command:
-    """The options every command that runs on a cluster takes."""
-    options = [
-        click.option(
-            "--scheduler",
-            envvar="DASK_SCHEDULER_ADDRESS",
-            help="Address of a running `dask scheduler` (tcp://host:8786); "
-            "default: a LocalCluster on this machine.",
-        ),
-        click.option("--workers", type=int, help="LocalCluster workers (default: one per core)."),
-        click.option("--threads-per-worker", type=int, help="LocalCluster threads per worker."),
-        click.option(
-            "--report",
-            type=click.Path(dir_okay=False, path_type=Path),
-            help="Save a Dask performance report (HTML) here.",
-        ),
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return command
-
-
-@contextmanager
-def run_cluster(
-    scheduler: str | None,
-    workers: int | None,
-    threads_per_worker: int | None,
-    report: Path | None,
-) -> Iterator[Client]:
-    """A client for one command, printing the dashboard link, optionally saving a report."""
-    with cluster_client(
-        scheduler, n_workers=workers, threads_per_worker=threads_per_worker
-    ) as client:
-        click.echo(f"Dask dashboard: {client.dashboard_link}")
-        with performance_report(filename=str(report)) if report else nullcontext():
-            yield client
-        if report:
-            click.echo(f"Performance report: {report}")
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=ClimaflowGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="climaflow")
 @click.option(
     "--log-level",
@@ -102,7 +55,8 @@ def datasets() -> None:
 @click.argument("dataset")
 @click.option("--store", required=True, help="Zarr v3 store to write or extend (path or URL).")
 @click.option("--start", required=True, help="First append-dim value, e.g. 2024-01-01T00.")
-@click.option("--end", required=True, help="End of the append dim (exclusive).")
+@click.option("--end", required=True, help="End of the store's append dim (exclusive).")
+@click.option("--stop", help="Stop processing here (exclusive; default --end): re-fills a stretch.")
 @click.option("--variables", help="Comma-separated variables (default: all).")
 @click.option("--source-url", help="Root URL of the source archive (default: the real one).")
 @click.option(
@@ -119,34 +73,30 @@ def reformat(
     store: str,
     start: str,
     end: str,
+    stop: str | None,
     variables: str | None,
     source_url: str | None,
     template_options: tuple[str, ...],
-    scheduler: str | None,
-    workers: int | None,
-    threads_per_worker: int | None,
-    report: Path | None,
+    **cluster: Any,
 ) -> None:
     """Write or extend the Zarr store of DATASET from START to END."""
     from climaflow.datasets.registry import get_integration
     from climaflow.reformat.runner import reformat as run_reformat
 
     integration = get_integration(dataset)
-    options = dict(option.split("=", 1) for option in template_options)
-    unknown = set(options) - set(integration.template_options())
-    if unknown:
-        raise click.BadParameter(
-            f"{dataset} has no option {', '.join(sorted(unknown))}; "
-            f"it takes: {', '.join(integration.template_options()) or 'none'}"
-        )
-    template = integration.make_template(**options)
-    with run_cluster(scheduler, workers, threads_per_worker, report) as client:
+    try:
+        options = dict(option.split("=", 1) for option in template_options)
+    except ValueError:
+        raise click.BadParameter("template options are KEY=VALUE", param_hint="-o") from None
+    template = integration.make_template_from_options(options)
+    with run_cluster(**cluster, writable_paths=[store]) as client:
         result = run_reformat(
             template,
             integration.region_job,
             store,
             start=start,
             end=end,
+            stop=stop,
             data_vars=comma_list(variables),
             client=client,
             show_progress=True,
@@ -157,3 +107,45 @@ def reformat(
         click.echo(f"  {name:<38} " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     for record in result.failed_files:
         click.echo(f"  FAILED {record['status']}: {record['url']}: {record['error']}")
+
+
+@main.command()
+@click.option(
+    "--workdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("climaflow-demo"),
+    show_default=True,
+    help="Where the archives and outputs go.",
+)
+@click.option("--small", is_flag=True, help="A smaller archive (for quick checks and tests).")
+@cluster_options
+def demo(workdir: Path, small: bool, **cluster: Any) -> None:
+    """Run both jobs end to end on small synthetic archives served over loopback HTTP."""
+    from climaflow.demo import FULL, SMALL, run_demo
+
+    start = time.perf_counter()
+    with run_cluster(**cluster, writable_paths=[workdir]) as client:
+        outputs = run_demo(workdir, client, size=SMALL if small else FULL, report=click.echo)
+    click.echo(f"\nDemo finished in {time.perf_counter() - start:.0f} s; outputs under {workdir}/")
+    for name, path in outputs.items():
+        click.echo(f"  {name}: {path}")
+
+
+@main.command()
+@click.argument("store")
+@cluster_options
+def verify(store: str, **cluster: Any) -> None:
+    """Check that every shard of STORE exists and decodes; report NaN and failed files.
+
+    Exits with status 1 when a shard is missing or cannot be decoded.
+    """
+    from climaflow.reformat.verify import verify_store
+
+    with run_cluster(**cluster) as client:
+        report = verify_store(store, client)
+    click.echo(report.summary())
+    if not report.ok:
+        raise SystemExit(1)
+
+
+main.add_command(normals)

@@ -1,21 +1,37 @@
 """Choosing the Dask cluster every climaflow command runs on.
 
-One function, :func:`cluster_client`, decides: a running scheduler when an address is given
-(argument or ``DASK_SCHEDULER_ADDRESS``), otherwise a ``LocalCluster`` sized to this machine.
+One function, :func:`cluster_client`, decides:
+
+- a running ``dask scheduler`` when an address is given (argument or
+  ``DASK_SCHEDULER_ADDRESS``), after checking that its workers can import climaflow and
+  reach the paths the run writes to;
+- a SLURM or PBS cluster through dask-jobqueue (``cluster="slurm"`` or ``"pbs"``), configured
+  by dask's own ``jobqueue`` config (``~/.config/dask/jobqueue.yaml``);
+- otherwise a ``LocalCluster`` sized to this machine.
 """
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
 
+import dask.config
 import psutil
 from distributed import Client, LocalCluster
+
+from climaflow import config
 
 logger = logging.getLogger(__name__)
 
 SCHEDULER_ADDRESS_ENV = "DASK_SCHEDULER_ADDRESS"
+ClusterKind = Literal["local", "slurm", "pbs"]
+
+
+class ClusterError(RuntimeError):
+    """The cluster cannot run climaflow; the message says why and what to do."""
 
 
 @dataclass(frozen=True)
@@ -43,24 +59,83 @@ def default_local_cluster_size(
 
     One worker process per core (NetCDF/HDF5 and eccodes decoding parallelise across
     processes, not threads) with two threads each, so downloads and shard writes overlap
-    with decoding. Workers share 90 % of physical memory. Any argument given wins.
+    with decoding. Workers share 90 % of physical memory. Any argument given wins, and
+    ``climaflow.cluster.*`` in ``dask.config`` fills in what is not given.
     """
     cores = os.cpu_count() or 1
-    n_workers = n_workers or cores
-    threads_per_worker = threads_per_worker or 2
+    n_workers = n_workers or config.get("cluster.n-workers") or cores
+    threads_per_worker = threads_per_worker or config.get("cluster.threads-per-worker") or 2
     if memory_limit_bytes is None:
         memory_limit_bytes = int(psutil.virtual_memory().total * 0.9 / n_workers)
     return LocalClusterSize(n_workers, threads_per_worker, memory_limit_bytes)
+
+
+def check_workers(client: Client, writable_paths: Sequence[str | Path] = ()) -> None:
+    """Raise :class:`ClusterError` unless every worker imports climaflow and can write
+    (or create) each of ``writable_paths``."""
+    paths = [str(path) for path in writable_paths]
+    try:
+        reports = client.run(_worker_report, paths)
+    except Exception as error:  # e.g. climaflow is not importable where the function runs
+        raise ClusterError(
+            f"the workers could not run climaflow's check ({error}): install climaflow "
+            "in the workers' environment"
+        ) from error
+    problems = [f"{worker}: {problem}" for worker, found in reports.items() for problem in found]
+    if problems:
+        raise ClusterError(
+            "the cluster's workers cannot run this job: "
+            + "; ".join(problems)
+            + ". Install climaflow where the workers run and put outputs on a filesystem "
+            "they share."
+        )
+
+
+def _worker_report(paths: Sequence[str]) -> list[str]:
+    """On a worker: what keeps it from running climaflow (empty when nothing does)."""
+    problems = []
+    try:
+        import climaflow  # noqa: F401
+    except ImportError as error:
+        problems.append(f"cannot import climaflow ({error})")
+    for path in paths:
+        if "://" in path:
+            continue  # object stores: credentials are checked by the first write
+        existing = Path(path)
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        if existing != Path(path) and not existing.is_dir():
+            problems.append(f"cannot write to {path} ({existing} is not a directory)")
+        elif not os.access(existing, os.W_OK):
+            problems.append(f"cannot write to {path} ({existing} is not writable)")
+    return problems
+
+
+def jobqueue_cluster(kind: Literal["slurm", "pbs"], **kwargs: Any) -> Any:
+    """A dask-jobqueue cluster configured by dask's ``jobqueue.{kind}`` settings.
+
+    Keyword arguments override the configuration (``cores``, ``memory``, ``queue``...).
+    """
+    try:
+        import dask_jobqueue
+    except ImportError as error:
+        raise ClusterError(
+            f"--cluster {kind} needs dask-jobqueue: pip install 'climaflow[jobqueue]'"
+        ) from error
+    cluster_class = {"slurm": dask_jobqueue.SLURMCluster, "pbs": dask_jobqueue.PBSCluster}[kind]
+    return cluster_class(**kwargs)
 
 
 @contextmanager
 def cluster_client(
     scheduler: str | None = None,
     *,
+    cluster: ClusterKind = "local",
     n_workers: int | None = None,
     threads_per_worker: int | None = None,
     memory_limit_bytes: int | None = None,
     dashboard_address: str = ":8787",
+    writable_paths: Sequence[str | Path] = (),
 ) -> Iterator[Client]:
     """Yield a ``distributed.Client`` for a climaflow run and close what it started.
 
@@ -68,18 +143,44 @@ def cluster_client(
     ----------
     scheduler
         Address of a running ``dask scheduler`` (``tcp://host:8786``). When ``None``,
-        ``DASK_SCHEDULER_ADDRESS`` is used if set; otherwise a ``LocalCluster`` is started.
+        ``DASK_SCHEDULER_ADDRESS`` is used if set.
+    cluster
+        Without a scheduler address: ``"local"`` starts a ``LocalCluster``; ``"slurm"`` and
+        ``"pbs"`` submit ``n_workers`` worker jobs through dask-jobqueue.
     n_workers, threads_per_worker, memory_limit_bytes
-        Size of the ``LocalCluster``; ignored when connecting to a running scheduler.
+        Size of the ``LocalCluster`` (see :func:`default_local_cluster_size`); for
+        jobqueue clusters ``n_workers`` is the number of jobs.
     dashboard_address
-        Where the ``LocalCluster`` serves its dashboard (``":0"`` picks a free port).
+        Where a ``LocalCluster`` serves its dashboard (``":0"`` picks a free port).
+    writable_paths
+        Outputs of the run; on a remote cluster every worker must be able to write them.
+
+    Raises
+    ------
+    ClusterError
+        When no scheduler answers at the address, or its workers cannot run climaflow.
     """
     scheduler = scheduler or os.environ.get(SCHEDULER_ADDRESS_ENV)
     if scheduler:
-        with Client(scheduler) as client:
-            logger.info(
-                "Connected to scheduler %s; dashboard: %s", scheduler, client.dashboard_link
-            )
+        timeout = dask.config.get("distributed.comm.timeouts.connect")
+        try:
+            client = Client(scheduler, timeout=timeout)
+        except (OSError, TimeoutError) as error:
+            raise ClusterError(
+                f"no dask scheduler answers at {scheduler} (within {timeout}): start one with "
+                "`dask scheduler` and workers with `dask worker ADDRESS`, or leave out "
+                "--scheduler/DASK_SCHEDULER_ADDRESS to use a LocalCluster"
+            ) from error
+        with client:
+            logger.info("Connected to %s; dashboard: %s", scheduler, client.dashboard_link)
+            check_workers(client, writable_paths)
+            yield client
+        return
+
+    if cluster in ("slurm", "pbs"):
+        with jobqueue_cluster(cluster) as jobs, Client(jobs) as client:
+            jobs.scale(jobs=n_workers or 1)
+            logger.info("Submitted %d %s worker jobs", n_workers or 1, cluster)
             yield client
         return
 
@@ -91,8 +192,8 @@ def cluster_client(
             threads_per_worker=size.threads_per_worker,
             memory_limit=size.memory_limit_bytes,
             dashboard_address=dashboard_address,
-        ) as cluster,
-        Client(cluster) as client,
+        ) as local,
+        Client(local) as client,
     ):
         logger.info("Dashboard: %s", client.dashboard_link)
         yield client

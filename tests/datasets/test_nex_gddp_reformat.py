@@ -96,17 +96,39 @@ def test_three_years_over_http(client, archive, tmp_path):
     assert not (tmp_path / "downloads").exists() or not any((tmp_path / "downloads").rglob("*.nc"))
 
 
-def test_wrong_units_fail_that_year_only(client, archive, tmp_path):
+def rename_variable(nc: netCDF4.Dataset) -> None:
+    nc.renameVariable("tas", "air_temperature")
+
+
+def drop_time_axis(nc: netCDF4.Dataset) -> None:
+    nc.renameVariable("time", "t")
+
+
+def set_calendar(nc: netCDF4.Dataset) -> None:
+    nc.variables["time"].calendar = "360_day"
+
+
+def set_units(nc: netCDF4.Dataset) -> None:
+    nc.variables["tas"].units = "degC"
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (rename_variable, "no variable 'tas'"),
+        (drop_time_axis, "no time coordinate"),
+        (set_calendar, "calendar '360_day', expected 'noleap'"),
+        (set_units, "tas is in 'degC', expected 'K'"),
+    ],
+)
+def test_a_bad_file_fails_that_year_only(client, tmp_path, damage, message):
     local = tmp_path / "archive"
     write_synthetic_nex_gddp_archive(
         local, variables=("tas",), years=YEARS[:2], resolution_degrees=RESOLUTION
     )
-    bad = (
-        local
-        / "NorESM2-LM/historical/r1i1p1f1/tas/tas_day_NorESM2-LM_historical_r1i1p1f1_gn_1951.nc"
-    )
-    with netCDF4.Dataset(bad, "a") as nc:
-        nc.variables["tas"].units = "degC"
+    name = "tas_day_NorESM2-LM_historical_r1i1p1f1_gn_1951.nc"
+    with netCDF4.Dataset(local / "NorESM2-LM/historical/r1i1p1f1/tas" / name, "a") as nc:
+        damage(nc)
     result = reformat(
         make_nex_gddp_template(
             variables=("tas",),
@@ -123,8 +145,8 @@ def test_wrong_units_fail_that_year_only(client, archive, tmp_path):
     )
     (failed,) = result.failed_files
     assert failed["status"] == "read_failed"
-    assert "tas_day_NorESM2-LM_historical_r1i1p1f1_gn_1951.nc" in failed["error"]
-    assert "'degC', expected 'K'" in failed["error"]
+    assert name in failed["error"]
+    assert message in failed["error"]
     ds = xr.open_zarr(tmp_path / "nex.zarr")
     assert np.isnan(ds["tas"].values[365:]).all()
     assert not np.isnan(ds["tas"].values[:365]).any()

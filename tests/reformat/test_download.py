@@ -56,7 +56,7 @@ def test_transient_503s_are_retried(served, tmp_path):
 
 
 def test_404_fails_without_retry(served, tmp_path):
-    with pytest.raises(DownloadError, match=r"missing\.bin: not found \(404\)"):
+    with pytest.raises(DownloadError, match=r"missing\.bin: not found \(HTTP 404\)"):
         download(f"{served.url}/missing.bin", tmp_path / "out" / "missing.bin")
     assert [r.status for r in served.requests_for("/missing.bin")] == [404]
     assert not (tmp_path / "out" / "missing.bin").exists()

@@ -161,8 +161,7 @@ def test_task_names_carry_stage_and_variable(archive, tmp_path):
     groups = {key_split_group(key) for key in graph}
     assert groups == {
         "download-example",
-        "read-temperature",
-        "read-precipitation",
+        "read-example",
         "assemble-temperature",
         "assemble-precipitation",
         "transform-temperature",
@@ -188,7 +187,7 @@ def test_scheduler_shows_task_groups_by_stage_and_variable(client, archive, tmp_
         return sorted(dask_scheduler.task_groups)
 
     names = set(client.run_on_scheduler(group_names))
-    assert {"read-temperature", "write-precipitation", "download-example", "job-example"} <= names
+    assert {"read-example", "write-precipitation", "download-example", "job-example"} <= names
 
 
 def test_downloads_are_cleaned_up_and_sources_kept(client, archive, tmp_path):

@@ -33,13 +33,28 @@ class DatasetIntegration:
     region_job: type[RegionJob[Any, Any]]
     default_source_url: str
 
-    def template_options(self) -> list[str]:
-        """Keyword arguments :attr:`make_template` accepts from the command line."""
-        return [
-            name
+    def template_options(self) -> dict[str, type]:
+        """Keyword arguments :attr:`make_template` accepts from the command line, with types."""
+        return {
+            name: parameter.annotation
             for name, parameter in inspect.signature(self.make_template).parameters.items()
-            if parameter.annotation in (str, "str")
-        ]
+            if parameter.annotation in (str, int, float)
+        }
+
+    def make_template_from_options(self, options: Mapping[str, str]) -> Template[Any]:
+        """The template for ``KEY=VALUE`` options given as text (``resolution_degrees=1.0``)."""
+        accepted = self.template_options()
+        unknown = sorted(set(options) - set(accepted))
+        if unknown:
+            raise ValueError(
+                f"{self.dataset_id} has no option {', '.join(unknown)}; "
+                f"it takes: {', '.join(accepted) or 'none'}"
+            )
+        try:
+            values = {name: accepted[name](text) for name, text in options.items()}
+        except ValueError as error:
+            raise ValueError(f"{self.dataset_id}: bad option value: {error}") from error
+        return self.make_template(**values)
 
 
 def integrations() -> Mapping[str, DatasetIntegration]:

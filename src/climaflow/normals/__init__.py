@@ -1,0 +1,78 @@
+"""Rolling daily climate normals, reading every input year once.
+
+On any daily xarray object (lazy or not)::
+
+    from climaflow.normals import daily_normals
+    normals = daily_normals(ds.tas, target_years=range(1980, 2015), window=30, min_years=25)
+
+On a NEX-GDDP-style archive, every variable x region x scenario x target year as one Dask
+graph, with NetCDF outputs (also the ``climaflow normals`` command)::
+
+    from climaflow.normals import NormalsConfig, get_region, run_normals
+    summary = run_normals(NormalsConfig(...), client)
+"""
+
+from climaflow.normals.calendar import UnsupportedCalendarError
+from climaflow.normals.compute import (
+    MissingYearsWarning,
+    TooFewYearsWarning,
+    WindowAccumulator,
+    YearlySums,
+    daily_normals,
+    dayofyear_sums,
+    normals_from_sums,
+)
+from climaflow.normals.output import (
+    NormalMetadata,
+    check_output,
+    normal_dataset,
+    normal_path,
+    write_normal,
+)
+from climaflow.normals.periods import (
+    DEFAULT_PERIODS,
+    Period,
+    TargetWindow,
+    make_periods,
+    target_windows,
+)
+from climaflow.normals.pipeline import (
+    NormalsConfig,
+    NormalsSummary,
+    Status,
+    TargetOutcome,
+    plan_normals,
+    run_normals,
+)
+from climaflow.normals.regions import REGIONS, Region, get_region, region_slices
+
+__all__ = [
+    "DEFAULT_PERIODS",
+    "REGIONS",
+    "MissingYearsWarning",
+    "NormalMetadata",
+    "NormalsConfig",
+    "NormalsSummary",
+    "Period",
+    "Region",
+    "Status",
+    "TargetOutcome",
+    "TargetWindow",
+    "TooFewYearsWarning",
+    "UnsupportedCalendarError",
+    "WindowAccumulator",
+    "YearlySums",
+    "check_output",
+    "daily_normals",
+    "dayofyear_sums",
+    "get_region",
+    "make_periods",
+    "normal_dataset",
+    "normal_path",
+    "normals_from_sums",
+    "plan_normals",
+    "region_slices",
+    "run_normals",
+    "target_windows",
+    "write_normal",
+]

@@ -64,10 +64,10 @@ def is_transient(error: BaseException) -> bool:
     )
 
 
-def describe_error(error: BaseException) -> str:
+def describe_error(error: BaseException, url: str = "") -> str:
     """A one-line reason for a run report."""
     if isinstance(error, FileNotFoundError):
-        return "not found (404)"
+        return "not found (HTTP 404)" if url.startswith(("http://", "https://")) else "not found"
     if isinstance(error, aiohttp.ClientResponseError):
         return f"HTTP {error.status} {error.message}"
     if isinstance(error, TimeoutError | asyncio.TimeoutError):
@@ -100,7 +100,7 @@ def with_retries(fetch: Callable[[], T], url: str) -> T:
         try:
             return fetch()
         except Exception as error:
-            reason = describe_error(error)
+            reason = describe_error(error, url)
             if not is_transient(error):
                 raise DownloadError(
                     f"{redact_url(url)}: {reason}", not_found=isinstance(error, FileNotFoundError)

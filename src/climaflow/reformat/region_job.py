@@ -4,12 +4,15 @@ A region job covers a slice of the append dimension made of whole shards, for a 
 variables. Subclasses say where source files are and how to read them (the hooks below);
 the base class builds the graph::
 
-    download-{dataset}  -> read-{var} -> assemble-{var} -> transform-{var} -> write-{var}
-                                                                    \\-> summarize-{var}
+    download-{dataset} -> read-{dataset} [-> select-{var}] -> assemble-{var}
+        -> transform-{var} -> write-{var} (one per shard) -> summarize-{var}
     cleanup-{dataset} (after every write)          job-{dataset} (the job's result)
 
-Task keys are tuples whose first element names the stage and variable, so the dashboard
-and ``Scheduler.task_groups`` show one group per stage and variable. Each write task owns
+Each file is downloaded and read once, whatever the number of variables it holds; a
+``select-{var}`` task (only for files holding several variables) runs where the file was
+read, so only that variable's array travels to its ``assemble`` task. Task keys are
+tuples whose first element names the stage and variable, so the dashboard and
+``Scheduler.task_groups`` show one group per stage and variable. Each write task owns
 whole shards: no two tasks of any job touch the same shard, so writes never race and
 re-running a job rewrites identical bytes.
 """
@@ -19,16 +22,18 @@ import tempfile
 import uuid
 from collections import Counter
 from collections.abc import Hashable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Generic, Self, TypeVar
 
 import numpy as np
 import pandas as pd
 import xarray as xr
-from distributed import Client, progress
+from dask.sizeof import sizeof
+from distributed import Client
 
 from climaflow import config
+from climaflow.progress import show_task_progress
 from climaflow.reformat.shards import (
     check_shard_aligned,
     is_whole_shard,
@@ -43,6 +48,7 @@ from climaflow.reformat.transforms import (
     linear_interpolate_missing_inplace,
     round_to_mantissa_bits,
 )
+from climaflow.reformat.urls import redact_url
 
 logger = logging.getLogger(__name__)
 
@@ -78,29 +84,44 @@ class ShardWrite:
 
 @dataclass(frozen=True)
 class VariableSummary:
-    """What happened to one variable in one job."""
+    """What happened to one variable in one job: every file's record and the counts."""
 
     name: str
     status_counts: Mapping[str, int]
-    failed_files: Sequence[Mapping[str, Any]]
+    files: Sequence[Mapping[str, Any]]
     shards_written: int
     bytes_written: int
     processing_state: Any = None
 
+    @property
+    def failed_files(self) -> list[Mapping[str, Any]]:
+        """Records of the files that failed to download or read."""
+        return [f for f in self.files if f["status"] != str(SourceFileStatus.Succeeded)]
+
 
 @dataclass(frozen=True)
 class JobResult:
-    """The outcome of a region job: per-variable summaries and every file's record."""
+    """The outcome of a region job: per-variable summaries with every file's record."""
 
     dataset_id: str
     region: tuple[int, int]
     variables: Mapping[str, VariableSummary]
-    file_results: Sequence[Mapping[str, Any]] = field(default_factory=tuple)
 
     @property
     def failed_files(self) -> list[Mapping[str, Any]]:
         """Records of the files that failed to download or read, for any variable."""
         return [f for v in self.variables.values() for f in v.failed_files]
+
+
+@sizeof.register(ReadResult)
+def _sizeof_read_result(read: ReadResult[Any]) -> int:
+    return 256 + (read.values.nbytes if read.values is not None else 0)
+
+
+@sizeof.register(AssembledVariable)
+def _sizeof_assembled(assembled: AssembledVariable) -> int:
+    # The scheduler keeps write tasks next to the data only if it knows the data's size.
+    return 256 + assembled.values.nbytes
 
 
 class RegionJob(Generic[DATA_VAR, SOURCE_FILE_COORD]):
@@ -120,7 +141,8 @@ class RegionJob(Generic[DATA_VAR, SOURCE_FILE_COORD]):
     data_vars
         Variables to process (default: all of the template's).
     download_dir
-        Where downloads land; default ``climaflow.download.directory`` or a temporary dir.
+        Where downloads land; default ``climaflow.download.directory`` or a temporary dir,
+        as configured on each worker.
 
     Subclass hooks: :meth:`generate_source_file_coords`, :meth:`download_file` and
     :meth:`read_data` must be implemented; :meth:`get_processing_region`,
@@ -147,16 +169,20 @@ class RegionJob(Generic[DATA_VAR, SOURCE_FILE_COORD]):
         self.store = store
         self.append_dim_end = append_dim_end
         self.data_vars: tuple[DATA_VAR, ...] = tuple(data_vars or template.data_vars)
-        configured = config.get("download.directory")
-        self.download_dir = Path(
-            download_dir or configured or Path(tempfile.gettempdir()) / "climaflow-downloads"
-        )
+        self._download_dir = download_dir
         self.coordinates = template.dimension_coordinates(append_dim_end)
         self.append_dim_length = len(self.coordinates[template.append_dim])
         check_shard_aligned(
             region, template.append_dim_shard_size, self.append_dim_length, template.append_dim
         )
         self.region = region
+
+    @property
+    def download_dir(self) -> Path:
+        """Where downloads land: the ``download_dir`` given, else (decided on the worker
+        that downloads) ``climaflow.download.directory`` or the system's temporary dir."""
+        configured = self._download_dir or config.get("download.directory")
+        return Path(configured or Path(tempfile.gettempdir()) / "climaflow-downloads")
 
     def __repr__(self) -> str:
         names = ",".join(var.name for var in self.data_vars)
@@ -230,6 +256,22 @@ class RegionJob(Generic[DATA_VAR, SOURCE_FILE_COORD]):
         """
         raise NotImplementedError
 
+    def read_file(
+        self, coord: SOURCE_FILE_COORD, data_vars: Sequence[DATA_VAR]
+    ) -> dict[str, np.ndarray | Exception]:
+        """Every one of ``data_vars`` from ``coord``'s file: an array, or the error reading it.
+
+        The default calls :meth:`read_data` once per variable. Integrations whose files
+        hold several variables override it to go through the file once.
+        """
+        results: dict[str, np.ndarray | Exception] = {}
+        for data_var in data_vars:
+            try:
+                results[data_var.name] = self.read_data(coord, data_var)
+            except Exception as error:
+                results[data_var.name] = error
+        return results
+
     def apply_data_transformations(self, data_array: xr.DataArray, data_var: DATA_VAR) -> None:
         """Transform ``data_array`` in place: deaccumulation, interpolation, then rounding."""
         processing = data_var.processing
@@ -293,21 +335,26 @@ class RegionJob(Generic[DATA_VAR, SOURCE_FILE_COORD]):
         for group_index, group in enumerate(self.group_data_vars(processing_ds)):
             coords = self.generate_source_file_coords(processing_ds, group)
             download_keys = []
+            reads_by_var: dict[str, list[Hashable]] = {var.name: [] for var in group}
             for i, coord in enumerate(coords):
-                key = (f"download-{dataset_id}", job_label, group_index, i)
-                graph[key] = (_download, self, coord)
-                download_keys.append(key)
+                download_key = (f"download-{dataset_id}", job_label, group_index, i)
+                graph[download_key] = (_download, self, coord)
+                download_keys.append(download_key)
+                held = [var for var in group if coord.contains(var.name)]
+                read_key = (f"read-{dataset_id}", job_label, group_index, i)
+                graph[read_key] = (_read, self, download_key, held)
+                for var in held:
+                    if len(held) == 1:
+                        reads_by_var[var.name].append(read_key)
+                    else:  # only this variable's array travels to its assemble task
+                        select_key = (f"select-{var.name}", job_label, i)
+                        graph[select_key] = (_select, read_key, var.name)
+                        reads_by_var[var.name].append(select_key)
             write_keys = []
             for data_var in group:
                 name = data_var.name
-                read_keys = []
-                for i, coord in enumerate(coords):
-                    if coord.contains(name):
-                        key = (f"read-{name}", job_label, i)
-                        graph[key] = (_read, self, download_keys[i], data_var)
-                        read_keys.append(key)
                 assemble_key = (f"assemble-{name}", job_label)
-                graph[assemble_key] = (_assemble, self, data_var, read_keys)
+                graph[assemble_key] = (_assemble, self, data_var, reads_by_var[name])
                 transform_key = (f"transform-{name}", job_label)
                 graph[transform_key] = (_transform, self, data_var, assemble_key)
                 var_writes = []
@@ -350,7 +397,7 @@ def process_jobs(
             return process_jobs(jobs, local_client, show_progress=show_progress)
     futures = submit_jobs(jobs, client)
     if show_progress:
-        progress(futures)
+        show_task_progress(futures)
     return client.gather(futures)
 
 
@@ -397,26 +444,45 @@ def _download(
 
 
 def _read(
-    job: RegionJob[DATA_VAR, SOURCE_FILE_COORD], coord: SOURCE_FILE_COORD, data_var: DATA_VAR
-) -> ReadResult[SOURCE_FILE_COORD]:
-    if coord.status is not SourceFileStatus.Processing:
-        return ReadResult(coord, None)
-    if coord.downloaded_path is not None and not coord.downloaded_path.exists():
+    job: RegionJob[DATA_VAR, SOURCE_FILE_COORD],
+    coord: SOURCE_FILE_COORD,
+    data_vars: Sequence[DATA_VAR],
+) -> dict[str, ReadResult[SOURCE_FILE_COORD]]:
+    """Read ``data_vars`` from one downloaded file, each with its own status."""
+    if coord.status is SourceFileStatus.Processing and (
+        coord.downloaded_path is not None and not coord.downloaded_path.exists()
+    ):
         # The download happened on a worker whose disk this one cannot see: fetch again.
         coord = _download(job, coord)
-        if coord.status is not SourceFileStatus.Processing:
-            return ReadResult(coord, None)
+    if coord.status is not SourceFileStatus.Processing:
+        return {var.name: ReadResult(coord, None) for var in data_vars}
     try:
-        values = np.asarray(job.read_data(coord, data_var))
-        expected = _expected_shape(job, coord)
-        if values.shape != expected:
-            raise ValueError(f"expected an array of shape {expected}, read {values.shape}")
+        arrays = job.read_file(coord, data_vars)
     except Exception as error:
-        where = coord.downloaded_path or coord.get_url()
-        message = f"{where}: {data_var.name}: {error}"
-        logger.warning("Read failed: %s", message)
-        return ReadResult(coord.with_status(SourceFileStatus.ReadFailed, error=message), None)
-    return ReadResult(coord.with_status(SourceFileStatus.Succeeded), values)
+        arrays = dict.fromkeys((var.name for var in data_vars), error)
+    expected = _expected_shape(job, coord)
+    results = {}
+    for var in data_vars:
+        values = arrays[var.name]
+        if not isinstance(values, Exception) and np.shape(values) != expected:
+            values = ValueError(f"expected an array of shape {expected}, read {np.shape(values)}")
+        if isinstance(values, Exception):
+            where = coord.downloaded_path or redact_url(coord.get_url())
+            message = f"{where}: {var.name}: {values}"
+            logger.warning("Read failed: %s", message)
+            failed = coord.with_status(SourceFileStatus.ReadFailed, error=message)
+            results[var.name] = ReadResult(failed, None)
+        else:
+            results[var.name] = ReadResult(
+                coord.with_status(SourceFileStatus.Succeeded), np.asarray(values)
+            )
+    return results
+
+
+def _select(
+    reads: Mapping[str, ReadResult[SOURCE_FILE_COORD]], name: str
+) -> dict[str, ReadResult[SOURCE_FILE_COORD]]:
+    return {name: reads[name]}
 
 
 def _expected_shape(job: RegionJob[Any, Any], coord: SourceFileCoord) -> tuple[int, ...]:
@@ -465,12 +531,15 @@ def _placement(
 
 
 def _assemble(
-    job: RegionJob[DATA_VAR, Any], data_var: DATA_VAR, reads: Sequence[ReadResult[Any]]
+    job: RegionJob[DATA_VAR, Any],
+    data_var: DATA_VAR,
+    file_reads: Sequence[Mapping[str, ReadResult[Any]]],
 ) -> AssembledVariable:
     coords = job.processing_coordinates()
     shape = tuple(len(coords[dim]) for dim in job.template.dims)
     encoding = data_var.encoding
     values = np.full(shape, encoding.fill_value, dtype=encoding.dtype)
+    reads = [file_read[data_var.name] for file_read in file_reads]
     for read in reads:
         if read.values is None:
             continue
@@ -524,15 +593,10 @@ def _summarize(
     writes: Sequence[ShardWrite],
 ) -> VariableSummary:
     counts = Counter(str(coord.status) for coord in assembled.file_results)
-    failed = [
-        coord.describe()
-        for coord in assembled.file_results
-        if coord.status is not SourceFileStatus.Succeeded
-    ]
     return VariableSummary(
         name=data_var.name,
         status_counts=dict(counts),
-        failed_files=failed,
+        files=[{"variable": data_var.name, **coord.describe()} for coord in assembled.file_results],
         shards_written=len(writes),
         bytes_written=sum(write.nbytes for write in writes),
         processing_state=job.summarize_processing_state(data_var, assembled.file_results),
@@ -560,5 +624,4 @@ def _job_result(
         dataset_id=job.template.dataset_id,
         region=(job.region.start, job.region.stop),
         variables={summary.name: summary for summary in summaries},
-        file_results=[f for summary in summaries for f in summary.failed_files],
     )

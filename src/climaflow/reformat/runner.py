@@ -4,11 +4,13 @@ import logging
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from distributed import Client
 
 from climaflow.reformat.region_job import JobResult, RegionJob, process_jobs
+from climaflow.reformat.run_record import write_run_record
 from climaflow.reformat.store import StoreLike
 from climaflow.reformat.template import Template
 
@@ -17,10 +19,11 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class ReformatResult:
-    """The jobs a reformat ran and what happened to every source file."""
+    """The jobs a reformat ran, what happened to every source file, and the run record."""
 
     dataset_id: str
     jobs: Sequence[JobResult]
+    record: str | None = None
 
     def status_counts(self) -> dict[str, dict[str, int]]:
         """Files per status, per variable, over all jobs."""
@@ -46,6 +49,7 @@ def reformat(
     *,
     start: Any,
     end: Any,
+    stop: Any | None = None,
     data_vars: Iterable[str] | None = None,
     client: Client | None = None,
     shards_per_job: int = 1,
@@ -65,7 +69,11 @@ def reformat(
     store
         The Zarr v3 store: a path, an fsspec URL or a zarr ``Store``.
     start, end
-        Append-dim labels (e.g. ``"2024-01-01T00"``); ``end`` is exclusive.
+        Append-dim labels (e.g. ``"2024-01-01T00"``); ``end`` (exclusive) is where the
+        store's append dimension ends: it is extended to ``end`` if shorter.
+    stop
+        Where processing stops (exclusive; default ``end``), to re-fill a stretch of an
+        existing store without touching what follows. Rounded out to whole shards.
     data_vars
         Variable names (default: all).
     client
@@ -79,21 +87,35 @@ def reformat(
     """
     template.write_metadata(store, end)
     position = template.append_dim_position(start, end)
-    length = len(template.dimension_coordinates(end)[template.append_dim])
-    if position >= length:
+    stop_position = template.append_dim_position(end if stop is None else stop, end)
+    if position >= stop_position:
         raise ValueError(
-            f"start {start} is at or after end {end}: nothing to reformat for {template.dataset_id}"
+            f"start {start} is at or after {'end' if stop is None else 'stop'} "
+            f"{end if stop is None else stop}: nothing to reformat for {template.dataset_id}"
         )
     jobs = region_job_class.get_jobs(
         template,
         store,
         end,
         start=position,
+        stop=stop_position,
         data_vars=data_vars,
         shards_per_job=shards_per_job,
         **job_kwargs,
     )
     logger.info("%s: %d region jobs from %s to %s", template.dataset_id, len(jobs), start, end)
-    return ReformatResult(
-        template.dataset_id, process_jobs(jobs, client, show_progress=show_progress)
+    started = datetime.now(UTC).isoformat()
+    results = process_jobs(jobs, client, show_progress=show_progress)
+    record = write_run_record(
+        store,
+        {
+            "dataset_id": template.dataset_id,
+            "started": started,
+            "start": str(start),
+            "end": str(end),
+            "stop": str(stop),
+            "regions": [list(job.region) for job in results],
+            "files": [f for job in results for v in job.variables.values() for f in v.files],
+        },
     )
+    return ReformatResult(template.dataset_id, results, record)

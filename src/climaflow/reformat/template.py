@@ -203,7 +203,7 @@ class Template(ABC, Generic[DATA_VAR]):
         """The whole dataset as lazy arrays of fill values, with coordinates and encoding."""
         coords = self.dimension_coordinates(append_dim_end)
         shape = tuple(len(coords[dim]) for dim in self.dims)
-        ds = xr.Dataset(coords=coords, attrs=dict(self.attrs))
+        ds = xr.Dataset(coords=coords, attrs={**self.attrs, "append_dim": self.append_dim})
         for name, (dims, values) in self.derived_coordinates(coords).items():
             ds.coords[name] = (dims, values)
         for name, attrs in self.coordinate_attrs.items():

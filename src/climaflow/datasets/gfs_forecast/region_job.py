@@ -12,8 +12,9 @@ from climaflow.datasets.gfs_forecast.source_file_coord import NOAA_GFS_BASE_URL,
 from climaflow.datasets.gfs_forecast.template import GfsDataVar
 from climaflow.reformat.download import download, read_bytes
 from climaflow.reformat.grib_index import IndexEntry, coalesce_ranges, parse_index, select
-from climaflow.reformat.grib_read import read_grib_message
+from climaflow.reformat.grib_read import read_grib_messages
 from climaflow.reformat.region_job import RegionJob
+from climaflow.reformat.urls import redact_url
 
 
 def index_forecast_field(data_var: GfsDataVar, lead_hours: int) -> str:
@@ -97,7 +98,7 @@ class GfsForecastRegionJob(RegionJob[GfsDataVar, GfsSourceFileCoord]):
         url = coord.get_url()
         entries = parse_index(read_bytes(coord.get_index_url()).decode())
         data_vars = [self.template.data_var(name) for name in coord.data_var_names]
-        messages = select_messages(entries, data_vars, coord.lead_hours, url)
+        messages = select_messages(entries, data_vars, coord.lead_hours, redact_url(url))
         # Messages from different variable groups of one file get different local names.
         digest = hashlib.sha1(",".join(coord.data_var_names).encode()).hexdigest()[:10]
         destination = (
@@ -109,15 +110,21 @@ class GfsForecastRegionJob(RegionJob[GfsDataVar, GfsSourceFileCoord]):
         return download(url, destination, coalesce_ranges(messages))
 
     def read_data(self, coord: GfsSourceFileCoord, data_var: GfsDataVar) -> np.ndarray:
+        result = self.read_file(coord, [data_var])[data_var.name]
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def read_file(
+        self, coord: GfsSourceFileCoord, data_vars: Sequence[GfsDataVar]
+    ) -> dict[str, np.ndarray | Exception]:
+        """All of ``data_vars`` from one pass over the file (the fetched messages only)."""
         assert coord.downloaded_path is not None
-        latitudes = self.coordinates["latitude"]
-        longitudes = self.coordinates["longitude"]
-        return read_grib_message(
-            coord.downloaded_path,
-            short_name=data_var.grib_short_name,
-            type_of_level=data_var.grib_type_of_level,
-            level=data_var.grib_level_value,
-            step_type=data_var.grib_step_type,
-            expected_grid=(latitudes, longitudes),
-            engine=self.grib_reader,
+        return dict(
+            read_grib_messages(
+                coord.downloaded_path,
+                {var.name: var.grib_keys for var in data_vars},
+                expected_grid=(self.coordinates["latitude"], self.coordinates["longitude"]),
+                engine=self.grib_reader,
+            )
         )

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from climaflow.reformat.grib_read import MessageKeys
 from climaflow.reformat.template import DataVar, Encoding, ProcessingAttrs, Template
 
 HOUR = np.timedelta64(1, "h")
@@ -54,6 +55,16 @@ class GfsDataVar(DataVar):
     @property
     def is_accumulation(self) -> bool:
         return self.grib_step_type == "accum"
+
+    @property
+    def grib_keys(self) -> MessageKeys:
+        """The keys the variable's GRIB message must have."""
+        return MessageKeys(
+            self.grib_short_name,
+            self.grib_type_of_level,
+            self.grib_level_value,
+            self.grib_step_type,
+        )
 
 
 def gfs_grid(resolution_degrees: float = 0.25) -> tuple[np.ndarray, np.ndarray]:

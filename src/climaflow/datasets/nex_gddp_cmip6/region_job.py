@@ -16,6 +16,7 @@ from climaflow.datasets.nex_gddp_cmip6.source_file_coord import NexGddpSourceFil
 from climaflow.datasets.nex_gddp_cmip6.template import NexGddpDataVar, NexGddpTemplate
 from climaflow.reformat.download import DownloadError, download
 from climaflow.reformat.region_job import RegionJob
+from climaflow.reformat.urls import redact_url
 
 
 class NexGddpRegionJob(RegionJob[NexGddpDataVar, NexGddpSourceFileCoord]):
@@ -63,7 +64,7 @@ class NexGddpRegionJob(RegionJob[NexGddpDataVar, NexGddpSourceFileCoord]):
                 if not error.not_found:
                     raise
         raise DownloadError(
-            f"{coord.get_url()}: not found in any version ({', '.join(Path(u).name for u in coord.candidate_urls())})",
+            f"{redact_url(coord.get_url())}: not found in any version ({', '.join(Path(u).name for u in coord.candidate_urls())})",
             not_found=True,
         )
 
@@ -94,8 +95,12 @@ class NexGddpRegionJob(RegionJob[NexGddpDataVar, NexGddpSourceFileCoord]):
                     f"expected {len(expected)} days of {coord.file.year}"
                 )
             for name in ("lat", "lon"):
-                if not np.allclose(nc.variables[name][:], self.coordinates[name]):
-                    raise ValueError(f"its {name} grid differs from the template's")
+                values, expected = nc.variables[name][:], self.coordinates[name]
+                if values.shape != expected.shape or not np.allclose(values, expected):
+                    raise ValueError(
+                        f"its {name} grid ({values.size} values from {values[0]}) differs from "
+                        f"the template's ({expected.size} values from {expected[0]})"
+                    )
             return np.ma.filled(variable[:].astype("float32"), np.nan)
 
 

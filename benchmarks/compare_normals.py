@@ -1,0 +1,376 @@
+"""Side by side: climaflow's normals against the seed's method and the I/O lower bound.
+
+One synthetic NEX-GDDP-style archive (1 variable, CONUS at 0.25° plus a margin, 1950-2100
+daily, noleap, random noise so files compress like real ones), one output format, three ways
+of producing the 121 normals of target years 1980-2100 (window 30, min_years 25):
+
+- **climaflow**: :func:`climaflow.normals.run_normals` on a 2-worker LocalCluster;
+- **(a) seed method**: a faithful re-implementation of the seed pipeline: per target year,
+  open the window's 30 files, day-of-year mean per file, mean of the 30, write; target years
+  in batches of 2 over a 2-process pool;
+- **(b) lower bound**: read every input file once and write every output file once (same
+  format, dtype and compression as climaflow's), over a 2-process pool.
+
+Wall time and peak memory (summed RSS of the whole process tree, sampled every 0.1 s) are
+printed as a table, with climaflow's peak also for a quarter of the target years, to show that
+memory does not grow with their number. Run::
+
+    .venv/bin/python benchmarks/compare_normals.py           # full size (tens of minutes)
+    .venv/bin/python benchmarks/compare_normals.py --small   # a quick check (about a minute)
+
+The archive is written once under ``--workdir`` and reused by later runs.
+"""
+
+import argparse
+import os
+import shutil
+import tempfile
+import threading
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import psutil
+import xarray as xr
+from distributed import Client, LocalCluster
+
+from climaflow.datasets.nex_gddp_cmip6.synthetic import write_synthetic_nex_gddp_archive
+from climaflow.normals import (
+    NormalMetadata,
+    NormalsConfig,
+    get_region,
+    normal_dataset,
+    normal_path,
+    run_normals,
+    write_normal,
+)
+from climaflow.normals.archive import TIME_CODER, open_archive
+from climaflow.normals.periods import target_windows
+
+MODEL = "NorESM2-LM"
+VARIABLE = "tas"
+SCENARIO = "ssp245"
+WORKERS = 2
+
+
+@dataclass(frozen=True)
+class Size:
+    """An archive and the target years computed from it."""
+
+    years: range
+    target_years: range
+    lat_bounds: tuple[float, float]
+    lon_bounds: tuple[float, float]
+    region: str
+    window: int = 30
+    min_years: int = 25
+
+
+FULL = Size(range(1950, 2101), range(1980, 2101), (23.0, 51.0), (233.0, 295.0), "CONUS")
+SMALL = Size(
+    range(1970, 2041), range(1999, 2041), (39.0, 44.0), (270.0, 280.0), "small:270,280,39,44"
+)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--small", action="store_true", help="a small archive, for a quick check")
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "climaflow-compare-normals",
+        help="where the archive and outputs go (the archive is kept and reused)",
+    )
+    parser.add_argument(
+        "--skip-seed", action="store_true", help="skip (a), the slowest of the three"
+    )
+    args = parser.parse_args(argv)
+    size = SMALL if args.small else FULL
+    root = args.workdir / ("small" if args.small else "full")
+    archive = root / "archive"
+    prepare_archive(archive, size)
+    n_files = len(list(archive.rglob("*.nc")))
+    print(f"archive: {archive} ({n_files} files, {_gigabytes(_tree_bytes(archive)):.2f} GB)")
+    print(f"target years: {size.target_years.start}-{size.target_years.stop - 1}", flush=True)
+
+    rows = []
+    quarter = range(size.target_years.start, size.target_years.start + len(size.target_years) // 4)
+    rows.append(measure("climaflow", lambda: run_climaflow(archive, root / "out-cf", size)))
+    rows.append(
+        measure(
+            f"climaflow, {len(quarter)} targets",
+            lambda: run_climaflow(archive, root / "out-cf-quarter", size, quarter),
+        )
+    )
+    rows.append(measure("(b) lower bound", lambda: run_lower_bound(archive, root / "out-b", size)))
+    if not args.skip_seed:
+        rows.append(
+            measure("(a) seed method", lambda: run_seed_method(archive, root / "out-a", size))
+        )
+    print_table(rows)
+
+
+@dataclass(frozen=True)
+class Measurement:
+    name: str
+    seconds: float
+    peak_bytes: int
+    outputs: int
+
+
+def measure(name: str, run: Callable[[], int]) -> Measurement:
+    """Run ``run`` (which returns its number of outputs) and sample the process tree's memory."""
+    print(f"running {name} ...", flush=True)
+    sampler = _MemorySampler()
+    sampler.start()
+    start = time.perf_counter()
+    outputs = run()
+    seconds = time.perf_counter() - start
+    sampler.stop()
+    print(
+        f"  {seconds:.1f} s, {outputs} outputs, peak {_gigabytes(sampler.peak):.2f} GB", flush=True
+    )
+    return Measurement(name, seconds, sampler.peak, outputs)
+
+
+def print_table(rows: Sequence[Measurement]) -> None:
+    climaflow = rows[0]
+    print()
+    print(f"{'method':<26}{'wall [s]':>10}{'/ climaflow':>13}{'peak RSS [GB]':>15}{'outputs':>9}")
+    for row in rows:
+        ratio = row.seconds / climaflow.seconds
+        print(
+            f"{row.name:<26}{row.seconds:>10.1f}{ratio:>13.2f}"
+            f"{_gigabytes(row.peak_bytes):>15.2f}{row.outputs:>9}"
+        )
+    by_name = {row.name: row for row in rows}
+    if "(a) seed method" in by_name:
+        speedup = by_name["(a) seed method"].seconds / climaflow.seconds
+        print(f"\nclimaflow is {speedup:.1f}x faster than the seed method (goal: >= 20x)")
+    lower = by_name["(b) lower bound"].seconds
+    print(f"climaflow takes {climaflow.seconds / lower:.2f}x the lower bound (goal: <= 1.5x)")
+
+
+def prepare_archive(archive: Path, size: Size) -> None:
+    """Write the synthetic archive unless a complete one is there."""
+    done = archive / ".complete"
+    if done.exists():
+        return
+    shutil.rmtree(archive, ignore_errors=True)
+    print(f"writing the synthetic archive to {archive} ...", flush=True)
+    historical = [year for year in size.years if year <= 2014]
+    future = [year for year in size.years if year >= 2015]
+    common = {
+        "model": MODEL,
+        "variables": [VARIABLE],
+        "lat_bounds": size.lat_bounds,
+        "lon_bounds": size.lon_bounds,
+        "seed": 0,
+    }
+    with ProcessPoolExecutor(WORKERS) as pool:
+        jobs = [("historical", year) for year in historical] + [(SCENARIO, year) for year in future]
+        list(pool.map(_write_year, [archive] * len(jobs), jobs, [common] * len(jobs)))
+    done.touch()
+
+
+def _write_year(archive: Path, job: tuple[str, int], common: dict) -> None:
+    scenario, year = job
+    write_synthetic_nex_gddp_archive(archive, scenario=scenario, years=[year], **common)
+
+
+def run_climaflow(
+    archive: Path, output: Path, size: Size, target_years: range | None = None
+) -> int:
+    shutil.rmtree(output, ignore_errors=True)
+    config = NormalsConfig(
+        input=str(archive),
+        output=output,
+        model=MODEL,
+        variables=(VARIABLE,),
+        regions=(get_region(size.region),),
+        scenarios=(SCENARIO,),
+        target_years=tuple(target_years or size.target_years),
+        window=size.window,
+        min_years=size.min_years,
+    )
+    with (
+        LocalCluster(
+            n_workers=WORKERS, threads_per_worker=2, processes=True, dashboard_address=":0"
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        summary = run_normals(config, client)
+    if summary.failed:
+        raise RuntimeError(summary.table())
+    return len(summary.outcomes)
+
+
+def run_seed_method(archive: Path, output: Path, size: Size) -> int:
+    """(a): per target year, read its 30 files, day-of-year mean of each, mean of the 30."""
+    shutil.rmtree(output, ignore_errors=True)
+    plan = _plan(archive, size)
+    batches = [plan[i : i + 2] for i in range(0, len(plan), 2)]  # the seed's batch_size_years: 2
+    with ProcessPoolExecutor(WORKERS) as pool:
+        written = sum(
+            pool.map(_seed_batch, batches, [output] * len(batches), [size] * len(batches))
+        )
+    return written
+
+
+def _seed_batch(
+    batch: list[tuple[int, str, list[tuple[str, int, str]]]], output: Path, size: Size
+) -> int:
+    region = get_region(size.region)
+    for target, scenario, inputs in batch:
+        daily_climatologies = []
+        for _, _, location in inputs:
+            with xr.open_dataset(location, decode_times=TIME_CODER) as dataset:
+                data = dataset[VARIABLE].sel(
+                    lat=slice(region.lat_min, region.lat_max),
+                    lon=slice(region.lon_min, region.lon_max),
+                )
+                daily_climatologies.append(data.groupby("time.dayofyear").mean().load())
+        normal = xr.concat(daily_climatologies, dim="year").mean("year")
+        _write(output, size, target, scenario, inputs, normal.values, normal.lat, normal.lon)
+    return len(batch)
+
+
+def run_lower_bound(archive: Path, output: Path, size: Size) -> int:
+    """(b): read every input file once, write every output file once."""
+    shutil.rmtree(output, ignore_errors=True)
+    plan = _plan(archive, size)
+    files = sorted({location for _, _, inputs in plan for _, _, location in inputs})
+    with ProcessPoolExecutor(WORKERS) as pool:
+        list(pool.map(_read_region, files, [size] * len(files)))
+        written = sum(pool.map(_write_only, plan, [output] * len(plan), [size] * len(plan)))
+    return written
+
+
+def _read_region(location: str, size: Size) -> None:
+    region = get_region(size.region)
+    with xr.open_dataset(location, decode_times=TIME_CODER) as dataset:
+        dataset[VARIABLE].sel(
+            lat=slice(region.lat_min, region.lat_max), lon=slice(region.lon_min, region.lon_max)
+        ).load()
+
+
+_STAND_IN: dict[tuple[int, int], np.ndarray] = {}
+
+
+def _write_only(job: tuple[int, str, list[tuple[str, int, str]]], output: Path, size: Size) -> int:
+    """Write a normal-like array (smooth field plus noise / sqrt(30), made once per process)."""
+    target, scenario, inputs = job
+    region = get_region(size.region)
+    location = inputs[-1][2]
+    with xr.open_dataset(location, decode_times=TIME_CODER) as dataset:
+        grid = dataset[VARIABLE].sel(
+            lat=slice(region.lat_min, region.lat_max), lon=slice(region.lon_min, region.lon_max)
+        )
+        lat, lon = grid.lat.load(), grid.lon.load()
+    shape = (lat.size, lon.size)
+    if shape not in _STAND_IN:
+        rng = np.random.default_rng(0)
+        field = 280 + 10 * np.cos(np.linspace(0, 2 * np.pi, 365))[:, None, None] + np.zeros(shape)
+        _STAND_IN[shape] = (field + rng.standard_normal(field.shape) * 2 / np.sqrt(30)).astype(
+            np.float32
+        )
+    _write(output, size, target, scenario, inputs, _STAND_IN[shape], lat, lon)
+    return 1
+
+
+def _write(
+    output: Path,
+    size: Size,
+    target: int,
+    scenario: str,
+    inputs: list[tuple[str, int, str]],
+    values: np.ndarray,
+    lat: xr.DataArray,
+    lon: xr.DataArray,
+) -> None:
+    region = get_region(size.region)
+    metadata = NormalMetadata(
+        variable=VARIABLE,
+        target_year=target,
+        period="",
+        scenario=scenario,
+        model=MODEL,
+        region=region,
+        window=size.window,
+        min_years=size.min_years,
+        inputs_fingerprint="",
+        source_years=tuple(year for _, year, _ in inputs),
+        source_scenarios=tuple(source for source, _, _ in inputs),
+        variable_attrs={"units": "K"},
+    )
+    path = normal_path(output, VARIABLE, scenario, region.name, target, size.window)
+    lat = xr.DataArray(np.asarray(lat), dims="lat")
+    lon = xr.DataArray(np.asarray(lon), dims="lon")
+    write_normal(normal_dataset(values, lat, lon, metadata), path)
+
+
+def _plan(archive: Path, size: Size) -> list[tuple[int, str, list[tuple[str, int, str]]]]:
+    """Per target year: output scenario and (source scenario, year, path) of its window."""
+    source = open_archive(archive, MODEL)
+    inputs = {
+        scenario: source.year_inputs(VARIABLE, scenario, size.years)
+        for scenario in ("historical", SCENARIO)
+    }
+    return [
+        (
+            window.target_year,
+            window.scenario,
+            [
+                (scenario, year, inputs[scenario][year].location)
+                for scenario, year in window.year_sources
+                if year in inputs[scenario]
+            ],
+        )
+        for window in target_windows(SCENARIO, window=size.window, target_years=size.target_years)
+    ]
+
+
+class _MemorySampler:
+    """Peak of the summed RSS of this process and all its descendants."""
+
+    def __init__(self, interval: float = 0.1) -> None:
+        self.peak = 0
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        me = psutil.Process(os.getpid())
+        while not self._stop.is_set():
+            total = 0
+            for process in [me, *me.children(recursive=True)]:
+                try:
+                    total += process.memory_info().rss
+                except psutil.Error:
+                    continue
+            self.peak = max(self.peak, total)
+            self._stop.wait(self._interval)
+
+
+def _tree_bytes(path: Path) -> int:
+    return sum(file.stat().st_size for file in path.rglob("*") if file.is_file())
+
+
+def _gigabytes(n_bytes: float) -> float:
+    return n_bytes / 1e9
+
+
+if __name__ == "__main__":
+    warnings.simplefilter("ignore", category=UserWarning)
+    main()

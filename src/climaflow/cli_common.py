@@ -1,0 +1,119 @@
+"""Options and cluster handling shared by the ``climaflow`` commands."""
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+import dask.utils
+from distributed import Client, performance_report
+
+from climaflow.cluster import cluster_client
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def comma_list(value: str | None) -> list[str] | None:
+    """``"a,b"`` to ``["a", "b"]``; ``None`` stays ``None``."""
+    if value is None:
+        return None
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def cluster_options(command: F) -> F:
+    """The options of every command that runs on a cluster, passed as ``cluster`` (a dict)."""
+    options = [
+        click.option(
+            "--scheduler",
+            envvar="DASK_SCHEDULER_ADDRESS",
+            help="Address of a running `dask scheduler` (tcp://host:8786); "
+            "default: a LocalCluster on this machine.",
+        ),
+        click.option(
+            "--cluster",
+            "cluster_kind",
+            type=click.Choice(["local", "slurm", "pbs"]),
+            default="local",
+            show_default=True,
+            help="Without --scheduler: a LocalCluster, or worker jobs through dask-jobqueue "
+            "(configured in dask's jobqueue config).",
+        ),
+        click.option(
+            "--workers", type=int, help="Workers (jobs for slurm/pbs); default: one per core."
+        ),
+        click.option("--threads-per-worker", type=int, help="LocalCluster threads per worker."),
+        click.option("--memory-limit", help="LocalCluster memory per worker, e.g. 4GiB."),
+        click.option("--dashboard-address", default=":8787", show_default=True),
+        click.option(
+            "--report",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="Save a Dask performance report (HTML) here.",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+@contextmanager
+def run_cluster(
+    *,
+    scheduler: str | None,
+    cluster_kind: str,
+    workers: int | None,
+    threads_per_worker: int | None,
+    memory_limit: str | None,
+    dashboard_address: str,
+    report: Path | None,
+    writable_paths: Sequence[str | Path] = (),
+) -> Iterator[Client]:
+    """A client for one command: prints the cluster and dashboard, optionally saves a report."""
+    with cluster_client(
+        scheduler,
+        cluster=cluster_kind,  # type: ignore[arg-type]
+        n_workers=workers,
+        threads_per_worker=threads_per_worker,
+        memory_limit_bytes=dask.utils.parse_bytes(memory_limit) if memory_limit else None,
+        dashboard_address=dashboard_address,
+        writable_paths=writable_paths,
+    ) as client:
+        click.echo(describe_cluster(client))
+        click.echo(f"Dask dashboard: {client.dashboard_link}")
+        with performance_report(filename=str(report)) if report else nullcontext():
+            yield client
+        if report:
+            click.echo(f"Performance report: {report}")
+
+
+def describe_cluster(client: Client) -> str:
+    """``"2 workers x 2 threads, 10.6 GiB each"`` (or the spread when workers differ)."""
+    workers = client.scheduler_info(n_workers=-1)["workers"].values()
+    threads = sorted({w["nthreads"] for w in workers})
+    memory = sorted({w.get("memory_limit") or 0 for w in workers})
+    return (
+        f"Cluster: {len(workers)} workers x {'/'.join(map(str, threads))} threads, "
+        f"{'/'.join(dask.utils.format_bytes(m) for m in memory)} memory limit each"
+    )
+
+
+class ClimaflowGroup(click.Group):
+    """A command group that turns errors in the user's input into one clear line.
+
+    Errors that say what is wrong with an input (unknown names, bad ranges, unreachable
+    schedulers, stores of another structure, unwritable paths) print ``Error: ...`` and exit
+    with status 1; ``--log-level debug`` shows the traceback instead.
+    """
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except (KeyError, ValueError, OSError, RuntimeError) as error:
+            if str(ctx.params.get("log_level", "")).lower() == "debug":
+                raise
+            message = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
+            raise click.ClickException(
+                f"{message} (run with --log-level debug for the traceback)"
+            ) from None

@@ -1,0 +1,219 @@
+"""The demo: both jobs end to end on small synthetic archives served over loopback HTTP.
+
+1. Writes a synthetic GFS archive (real GRIB2 + NOAA ``.idx``) and a synthetic
+   NEX-GDDP-CMIP6 archive (real NetCDF4, noleap) under the work directory.
+2. Serves them from a loopback HTTP server that honours ``Range`` requests.
+3. Reformats the GFS archive into a sharded Zarr v3 store (byte-range downloads of the
+   needed GRIB messages only), and three years of NEX-GDDP into another.
+4. Computes 30-year daily normals of two variables for one region from the NEX archive.
+"""
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+from distributed import Client
+
+from climaflow.datasets.gfs_forecast import GfsForecastRegionJob, make_gfs_template
+from climaflow.datasets.gfs_forecast.synthetic import write_synthetic_gfs_archive
+from climaflow.datasets.nex_gddp_cmip6 import NexGddpRegionJob, make_nex_gddp_template
+from climaflow.datasets.nex_gddp_cmip6.synthetic import (
+    nex_gddp_grid,
+    write_synthetic_nex_gddp_archive,
+)
+from climaflow.normals import NormalsConfig, get_region, run_normals
+from climaflow.reformat.runner import reformat
+from climaflow.testing.http_server import serve_directory
+
+GFS_INIT_TIMES = (np.datetime64("2024-01-01T00", "ns"), np.datetime64("2024-01-01T06", "ns"))
+NEX_MODEL = "NorESM2-LM"
+NEX_VARIABLES = ("tas", "pr")
+NEX_RESOLUTION = 2.0
+NORMALS_REGION = "CONUS"
+NORMALS_SCENARIO = "ssp245"
+
+
+@dataclass(frozen=True)
+class DemoSize:
+    """How big the demo's archives are."""
+
+    gfs_resolution: float
+    gfs_leads: tuple[int, ...]
+    historical_years: tuple[int, ...]
+    scenario_years: tuple[int, ...]
+    normals_target_years: tuple[int, ...]
+
+
+FULL = DemoSize(
+    gfs_resolution=2.5,
+    gfs_leads=tuple(range(25)),
+    historical_years=tuple(range(1950, 2015)),
+    scenario_years=(2015, 2016),
+    normals_target_years=(1980, 1981, 2015, 2016),
+)
+SMALL = DemoSize(
+    gfs_resolution=5.0,
+    gfs_leads=tuple(range(7)),
+    historical_years=(1950, 1951, 1952, *range(1986, 2015)),
+    scenario_years=(2015,),
+    normals_target_years=(2015,),
+)
+
+
+@contextmanager
+def step(title: str, report: Callable[[str], None]) -> Iterator[None]:
+    """Print a step's title and how long it took."""
+    report(f"\n== {title}")
+    start = time.perf_counter()
+    yield
+    report(f"   ({time.perf_counter() - start:.1f} s)")
+
+
+def run_demo(
+    workdir: Path,
+    client: Client,
+    *,
+    size: DemoSize = FULL,
+    report: Callable[[str], None] = print,
+) -> dict[str, Path]:
+    """Run the demo in ``workdir`` on ``client``; return where its outputs are."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    gfs_root, nex_root = workdir / "archives" / "gfs", workdir / "archives" / "nex-gddp-cmip6"
+    outputs = {
+        "gfs": workdir / "gfs-forecast.zarr",
+        "nex": workdir / f"nex-gddp-cmip6-{NEX_MODEL}-historical.zarr",
+        "normals": workdir / "normals",
+    }
+    region = get_region(NORMALS_REGION)
+
+    with step("Writing synthetic archives (GRIB2 with eccodes, NetCDF4 with netCDF4)", report):
+        write_synthetic_gfs_archive(gfs_root, GFS_INIT_TIMES, size.gfs_leads, size.gfs_resolution)
+        grid = {
+            "resolution_degrees": NEX_RESOLUTION,
+            "lat_bounds": (region.lat_min - 4, region.lat_max + 4),
+            "lon_bounds": (region.lon_min - 4, region.lon_max + 4),
+        }
+        for scenario, years in (
+            ("historical", size.historical_years),
+            (NORMALS_SCENARIO, size.scenario_years),
+        ):
+            write_synthetic_nex_gddp_archive(
+                nex_root,
+                model=NEX_MODEL,
+                scenario=scenario,
+                variables=NEX_VARIABLES,
+                years=years,
+                seed=0,
+                **grid,
+            )
+        report(f"   GFS: {len(GFS_INIT_TIMES)} init times x {len(size.gfs_leads)} leads")
+        report(
+            f"   NEX-GDDP: {NEX_MODEL} {', '.join(NEX_VARIABLES)}, "
+            f"{size.historical_years[0]}-{size.scenario_years[-1]}"
+        )
+
+    with serve_directory(workdir / "archives") as server:
+        report(f"\nServing the archives at {server.url}")
+
+        with step("Reformatting gfs-forecast into Zarr v3", report):
+            template = make_gfs_template(
+                resolution_degrees=size.gfs_resolution,
+                lead_times_hours=size.gfs_leads,
+                init_time_start=GFS_INIT_TIMES[0],
+                chunks=(1, len(size.gfs_leads), 37, 36),
+                shards=(1, len(size.gfs_leads), 37 * 2, 72),
+            )
+            result = reformat(
+                template,
+                GfsForecastRegionJob,
+                outputs["gfs"],
+                start=GFS_INIT_TIMES[0],
+                end=GFS_INIT_TIMES[-1] + np.timedelta64(6, "h"),
+                client=client,
+                show_progress=True,
+                source_url=f"{server.url}/gfs",
+                download_dir=workdir / "downloads",
+            )
+            ranged = [r for r in server.requests if r.range is not None]
+            report(f"   {_counts(result.status_counts())}")
+            report(f"   {len(ranged)} byte-range requests fetched the needed GRIB messages only")
+
+        with step("Reformatting nex-gddp-cmip6 (3 years) into Zarr v3", report):
+            lat, lon = nex_gddp_grid(
+                NEX_RESOLUTION, lat_bounds=grid["lat_bounds"], lon_bounds=grid["lon_bounds"]
+            )
+            first = size.historical_years[0]  # the store starts with the scenario's first year
+            result = reformat(
+                make_nex_gddp_template(
+                    model=NEX_MODEL,
+                    variables=NEX_VARIABLES,
+                    resolution_degrees=NEX_RESOLUTION,
+                    lat_bounds=grid["lat_bounds"],
+                    lon_bounds=grid["lon_bounds"],
+                    chunks=(73, lat.size, lon.size),
+                    shards=(365, lat.size, lon.size),
+                ),
+                NexGddpRegionJob,
+                outputs["nex"],
+                start=first,
+                end=first + 3,
+                client=client,
+                show_progress=True,
+                source_url=f"{server.url}/nex-gddp-cmip6",
+                download_dir=workdir / "downloads",
+            )
+            report(f"   {_counts(result.status_counts())}")
+
+    with step(f"Computing 30-year daily normals ({NORMALS_REGION}, {NORMALS_SCENARIO})", report):
+        summary = run_normals(
+            NormalsConfig(
+                input=str(nex_root),
+                output=outputs["normals"],
+                model=NEX_MODEL,
+                variables=NEX_VARIABLES,
+                regions=(region,),
+                scenarios=(NORMALS_SCENARIO,),
+                target_years=size.normals_target_years,
+            ),
+            client,
+            show_progress=True,
+        )
+        report(summary.table())
+
+    _report_outputs(outputs, report)
+    return outputs
+
+
+def _counts(status_counts: dict[str, dict[str, int]]) -> str:
+    return "; ".join(
+        f"{name}: " + ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+        for name, counts in status_counts.items()
+    )
+
+
+def _report_outputs(outputs: dict[str, Path], report: Callable[[str], None]) -> None:
+    report("\n== Outputs")
+    gfs = xr.open_zarr(outputs["gfs"])
+    t2m = gfs["temperature_2m"].isel(init_time=0, lead_time=6)
+    precipitation = gfs["precipitation_surface"].isel(init_time=0)
+    report(f"{outputs['gfs']}: {dict(gfs.sizes)}")
+    report(
+        f"   temperature_2m at +6 h: {float(t2m.min()):.1f}..{float(t2m.max()):.1f} K, "
+        f"mean precipitation rate {float(precipitation.mean()) * 3600:.3f} mm/h"
+    )
+    nex = xr.open_zarr(outputs["nex"])
+    report(f"{outputs['nex']}: {dict(nex.sizes)}, tas mean {float(nex['tas'].mean()):.2f} K")
+    for path in sorted(outputs["normals"].rglob("*.nc")):
+        name = path.relative_to(outputs["normals"]).parts[0]
+        with xr.open_dataset(path) as normal:
+            values = normal[name]
+            years = np.atleast_1d(normal.attrs["source_years"])
+            report(
+                f"{path.relative_to(outputs['normals'].parent)}: {name} "
+                f"{float(values.min()):.4g}..{float(values.max()):.4g} "
+                f"{values.attrs.get('units', '')}, {years.size} years {years.min()}-{years.max()}"
+            )

@@ -1,0 +1,336 @@
+"""Where each input year comes from, and reading one year of one variable in a region.
+
+Two kinds of input:
+
+- a NEX-GDDP-CMIP6-style directory of yearly NetCDF files, local or at a URL (anything
+  fsspec opens: ``https://``, ``s3://`` with s3fs...), laid out as
+  ``{root}/{model}/{scenario}/r1i1p1f1/{var}/{var}_day_{model}_{scenario}_r1i1p1f1_gn_{year}[_vN.N].nc``;
+  the newest version of a year wins;
+- a Zarr store with a ``time`` dimension, as written by the ``nex-gddp-cmip6`` integration:
+  either one store per scenario (a path with a ``{scenario}`` placeholder, optionally
+  ``{model}`` too) or one store with a ``scenario`` dimension.
+
+Reading happens inside Dask tasks on workers: :func:`read_year` opens the file (downloading
+it first when remote), cuts the region by index slices and loads only that, holding
+:data:`~climaflow.normals.locks.NETCDF_LOCK` while it touches the file.
+"""
+
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import fsspec
+import numpy as np
+import xarray as xr
+from fsspec.implementations.local import LocalFileSystem
+
+from climaflow.datasets.nex_gddp_cmip6.filenames import (
+    NexGddpFile,
+    directory_of,
+    newest_versions,
+    parse_filename,
+)
+from climaflow.normals.calendar import check_calendar, years_and_days
+from climaflow.normals.locks import NETCDF_LOCK
+from climaflow.normals.regions import RegionSlices
+
+TIME_CODER = xr.coders.CFDatetimeCoder(use_cftime=True)
+# Versions tried, newest first, where a remote archive cannot be listed.
+PROBED_VERSIONS: tuple[str | None, ...] = ("v2.0", "v1.1", None)
+
+
+@dataclass(frozen=True)
+class YearInput:
+    """One year of one variable and scenario: where to read it and what identifies it.
+
+    ``fingerprint`` changes when the input does (file name and size; store and year).
+    """
+
+    variable: str
+    scenario: str
+    year: int
+    location: str
+    fingerprint: str
+    is_zarr: bool = False
+
+    def describe(self) -> str:
+        return f"{self.variable} {self.scenario} {self.year} ({self.location})"
+
+
+@dataclass(frozen=True)
+class InputGrid:
+    """What a variable's inputs look like: grid, calendar and the variable's attributes."""
+
+    lat: np.ndarray
+    lon: np.ndarray
+    calendar: str
+    dtype: np.dtype
+    variable_attrs: dict[str, Any] = field(default_factory=dict)
+    lat_attrs: dict[str, Any] = field(default_factory=dict)
+    lon_attrs: dict[str, Any] = field(default_factory=dict)
+
+
+class Archive(Protocol):
+    """A source of yearly inputs for the normals pipeline."""
+
+    def year_inputs(
+        self, variable: str, scenario: str, years: Iterable[int]
+    ) -> dict[int, YearInput]:
+        """The available inputs among ``years``, by year (missing years are absent)."""
+        ...
+
+    def describe(self) -> str:
+        """Where the archive is, for messages."""
+        ...
+
+
+class NexGddpArchive:
+    """Yearly NetCDF files in the NEX-GDDP-CMIP6 layout under a local path or URL."""
+
+    def __init__(self, root: str | Path, model: str) -> None:
+        self.root = str(root).rstrip("/")
+        self.model = model
+        self._fs, self._root_path = fsspec.core.url_to_fs(self.root)
+
+    def describe(self) -> str:
+        return f"NEX-GDDP-CMIP6 archive {self.root} (model {self.model})"
+
+    def year_inputs(
+        self, variable: str, scenario: str, years: Iterable[int]
+    ) -> dict[int, YearInput]:
+        years = set(years)
+        listed = self._list(variable, scenario)
+        if not listed and not self._is_local:
+            listed = self._probe(variable, scenario, years)
+        return {
+            file.year: YearInput(
+                variable=variable,
+                scenario=scenario,
+                year=file.year,
+                location=location,
+                fingerprint=f"{file.filename}:{size}",
+            )
+            for file, (location, size) in ((f, listed[f]) for f in newest_versions(listed))
+            if file.year in years
+        }
+
+    @property
+    def _is_local(self) -> bool:
+        return isinstance(self._fs, LocalFileSystem)
+
+    def _location(self, name: str) -> str:
+        return name if self._is_local else self._fs.unstrip_protocol(name)
+
+    def _list(self, variable: str, scenario: str) -> dict[NexGddpFile, tuple[str, int | None]]:
+        directory = f"{self._root_path}/{directory_of(self.model, scenario, variable)}"
+        try:
+            entries = self._fs.ls(directory, detail=True)
+        except (FileNotFoundError, NotADirectoryError):
+            return {}
+        except Exception:
+            if self._is_local:
+                raise
+            return {}  # a server without directory listings: the caller probes names
+        listed = {}
+        for entry in entries:
+            try:
+                file = parse_filename(entry["name"])
+            except ValueError:
+                continue
+            if (file.model, file.scenario, file.variable) == (self.model, scenario, variable):
+                listed[file] = (self._location(entry["name"]), entry.get("size"))
+        return listed
+
+    def _probe(
+        self, variable: str, scenario: str, years: set[int]
+    ) -> dict[NexGddpFile, tuple[str, int | None]]:
+        found = {}
+        for year in sorted(years):
+            for version in PROBED_VERSIONS:
+                file = NexGddpFile(self.model, scenario, variable, year, version)
+                url = file.url(self.root)
+                try:
+                    size = self._fs.info(url).get("size")
+                except FileNotFoundError:
+                    continue
+                found[file] = (url, size)
+                break
+        return found
+
+
+class ZarrArchive:
+    """A Zarr store (or one per scenario) with a ``time`` dimension."""
+
+    def __init__(self, store: str, model: str) -> None:
+        self.store = store
+        self.model = model
+
+    def describe(self) -> str:
+        return f"Zarr store {self.store} (model {self.model})"
+
+    def store_for(self, scenario: str) -> str:
+        """The store holding ``scenario`` (the placeholders filled in)."""
+        return self.store.format(model=self.model, scenario=scenario)
+
+    def year_inputs(
+        self, variable: str, scenario: str, years: Iterable[int]
+    ) -> dict[int, YearInput]:
+        store = self.store_for(scenario)
+        try:
+            dataset = open_zarr_scenario(store, scenario, templated="{scenario}" in self.store)
+        except FileNotFoundError:
+            return {}
+        if dataset is None or variable not in dataset:
+            return {}
+        present = set(years_and_days(dataset["time"])[0].tolist())
+        return {
+            year: YearInput(
+                variable=variable,
+                scenario=scenario,
+                year=year,
+                location=store,
+                fingerprint=f"{store}#{year}",
+                is_zarr=True,
+            )
+            for year in sorted(present & set(years))
+        }
+
+
+def open_archive(location: str | Path, model: str) -> NexGddpArchive | ZarrArchive:
+    """A :class:`ZarrArchive` when ``location`` is (a template of) a Zarr store, else a NetCDF archive."""
+    location = str(location)
+    if location.rstrip("/").endswith(".zarr") or _is_local_zarr(location):
+        return ZarrArchive(location, model)
+    return NexGddpArchive(location, model)
+
+
+def open_zarr_scenario(store: str, scenario: str, *, templated: bool) -> xr.Dataset | None:
+    """Open ``store`` lazily for ``scenario``; ``None`` when the store does not hold it.
+
+    A store with a ``scenario`` dimension is indexed by it; a store templated by scenario
+    holds its scenario; any other store must carry a matching ``scenario`` attribute.
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is no store at ``store``.
+    ValueError
+        If a store without ``scenario`` dimension or template names another scenario.
+    """
+    try:
+        dataset = xr.open_zarr(store, decode_times=TIME_CODER)
+    except (FileNotFoundError, KeyError) as error:
+        raise FileNotFoundError(f"no Zarr store at {store}") from error
+    if "scenario" in dataset.dims:
+        if scenario not in dataset["scenario"].values:
+            return None
+        return dataset.sel(scenario=scenario, drop=True)
+    stored = dataset.attrs.get("scenario")
+    if not templated and stored != scenario:
+        raise ValueError(
+            f"Zarr store {store} has no 'scenario' dimension and holds scenario {stored!r}, "
+            f"not {scenario!r}; give a store path with a {{scenario}} placeholder"
+        )
+    return dataset
+
+
+def inspect_input(source: YearInput) -> InputGrid:
+    """Grid, calendar and variable attributes of one input, from its metadata only.
+
+    Raises
+    ------
+    ValueError
+        If the variable is missing or not on a ``(time, lat, lon)`` grid.
+    UnsupportedCalendarError
+        If its calendar is 360_day (or another one without a 365-day mapping).
+    """
+    with _open_year_dataset(source) as dataset:
+        variable = _variable(dataset, source)
+        calendar = variable["time"].dt.calendar
+        check_calendar(calendar, source.location)
+        return InputGrid(
+            lat=dataset["lat"].values.copy(),
+            lon=dataset["lon"].values.copy(),
+            calendar=calendar,
+            dtype=variable.dtype,
+            variable_attrs=dict(variable.attrs),
+            lat_attrs=dict(dataset["lat"].attrs),
+            lon_attrs=dict(dataset["lon"].attrs),
+        )
+
+
+def read_year(source: YearInput, slices: RegionSlices) -> xr.DataArray:
+    """The year's values of the variable in the region, loaded into memory.
+
+    Only time steps of ``source.year`` are kept (a file or store may hold more).
+
+    Raises
+    ------
+    ValueError, OSError, UnsupportedCalendarError
+        For a missing variable, a year with no time steps, an unsupported calendar, or an
+        unreadable file; messages name the input.
+    """
+    with _open_year_dataset(source) as dataset:
+        variable = _variable(dataset, source)
+        check_calendar(variable["time"].dt.calendar, source.location)
+        in_year = np.flatnonzero(years_and_days(variable["time"])[0] == source.year)
+        if in_year.size == 0:
+            raise ValueError(f"{source.location} has no time steps in {source.year}")
+        if in_year.size < variable.sizes["time"]:
+            variable = variable.isel(time=slice(in_year[0], in_year[-1] + 1))
+        return slices.subset(variable).load()
+
+
+@contextmanager
+def _open_year_dataset(source: YearInput) -> Iterator[xr.Dataset]:
+    if source.is_zarr:
+        dataset = open_zarr_scenario(source.location, source.scenario, templated=True)
+        if dataset is None:
+            raise ValueError(f"Zarr store {source.location} has no scenario {source.scenario!r}")
+        yield dataset.sel(time=str(source.year))
+        return
+    with _local_copy(source.location) as path, NETCDF_LOCK:
+        try:
+            dataset = xr.open_dataset(path, engine="netcdf4", decode_times=TIME_CODER, cache=False)
+        except Exception as error:
+            raise OSError(f"cannot open {source.location}: {error}") from error
+        with dataset:
+            yield dataset
+
+
+@contextmanager
+def _local_copy(location: str) -> Iterator[str]:
+    """``location`` itself when local, else a temporary download of it."""
+    fs, path = fsspec.core.url_to_fs(location)
+    if isinstance(fs, LocalFileSystem):
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="climaflow-") as directory:
+        local = Path(directory) / Path(path).name
+        with fs.open(path, "rb") as remote, local.open("wb") as copy:
+            shutil.copyfileobj(remote, copy, length=2**22)
+        yield str(local)
+
+
+def _variable(dataset: xr.Dataset, source: YearInput) -> xr.DataArray:
+    if source.variable not in dataset:
+        raise ValueError(
+            f"{source.location} has no variable {source.variable!r} "
+            f"(variables: {', '.join(map(str, dataset.data_vars))})"
+        )
+    variable = dataset[source.variable]
+    if set(variable.dims) != {"time", "lat", "lon"}:
+        raise ValueError(
+            f"{source.location}: variable {source.variable!r} has dims {variable.dims}, "
+            "expected time, lat and lon"
+        )
+    return variable.transpose("time", "lat", "lon")
+
+
+def _is_local_zarr(location: str) -> bool:
+    path = Path(location)
+    return path.is_dir() and any((path / name).exists() for name in ("zarr.json", ".zgroup"))

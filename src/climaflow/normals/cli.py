@@ -1,0 +1,202 @@
+"""``climaflow normals``: the command line over :func:`climaflow.normals.run_normals`.
+
+Every option can also come from a YAML file (``--config run.yaml``) with the same keys
+(``target-years`` or ``target_years``); options given on the command line win. Lists are
+comma-separated strings or YAML lists; ``periods`` may map period names to
+``[first, last]`` target years; ``regions`` may mix names and ``NAME:lon_min,lon_max,lat_min,lat_max``.
+"""
+
+from collections.abc import Iterable, Mapping
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+import click
+import yaml
+from click.core import ParameterSource
+from distributed import performance_report
+
+from climaflow.cluster import cluster_client
+from climaflow.normals.periods import PERIOD_KINDS, make_periods, parse_year_range
+from climaflow.normals.pipeline import NormalsConfig, Status, run_normals
+from climaflow.normals.regions import get_region
+
+_REQUIRED = ("input", "output", "model", "variables")
+
+
+@click.command("normals")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="YAML file with any of these options (same names); command-line options win.",
+)
+@click.option("--input", "input", help="Archive root (path or URL) or Zarr store.")
+@click.option("--output", type=click.Path(file_okay=False, path_type=Path), help="Output root.")
+@click.option("--model", help="Model, e.g. NorESM2-LM.")
+@click.option("--variables", help="Comma-separated variables, e.g. tas,pr.")
+@click.option(
+    "--regions",
+    default="CONUS",
+    show_default=True,
+    help="Comma-separated regions: CONUS, AK, HI, PRVI, GU or NAME:lon_min,lon_max,lat_min,lat_max.",
+)
+@click.option(
+    "--scenario",
+    "scenarios",
+    default="ssp245",
+    show_default=True,
+    help="Scenario(s) of hybrid and future periods, comma-separated.",
+)
+@click.option(
+    "--periods",
+    default=",".join(PERIOD_KINDS),
+    show_default=True,
+    help="Comma-separated periods to compute.",
+)
+@click.option("--target-years", help="Restrict target years, e.g. 1980-2100 or 1990,2000-2010.")
+@click.option("--min-years", type=int, default=25, show_default=True)
+@click.option("--window", type=int, default=30, show_default=True)
+@click.option(
+    "--batch-size", type=int, help="Target years per batch task [default: sized to memory]."
+)
+@click.option(
+    "--last-historical-year",
+    type=int,
+    default=2014,
+    show_default=True,
+    help="Last year taken from historical files in hybrid windows.",
+)
+@click.option(
+    "--scheduler",
+    envvar="DASK_SCHEDULER_ADDRESS",
+    help="Address of a running `dask scheduler` (tcp://host:8786); default: a LocalCluster.",
+)
+@click.option("--workers", type=int, help="LocalCluster worker processes [default: one per core].")
+@click.option("--threads-per-worker", type=int, help="LocalCluster threads per worker.")
+@click.option("--dashboard-address", default=":8787", show_default=True)
+@click.option(
+    "--report",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Save a Dask performance report (HTML) here.",
+)
+@click.option("--progress/--no-progress", default=True, show_default=True)
+@click.pass_context
+def normals(ctx: click.Context, config_file: Path | None, **options: Any) -> None:
+    """Compute rolling daily climate normals and write one NetCDF file per target year.
+
+    Reads each input year once per variable and region; runs every variable, region and
+    scenario as one Dask graph, batched by target years. Ends with a summary table; exits
+    non-zero if any output failed.
+    """
+    settings = _merge(ctx, options, _read_yaml(config_file) if config_file else {})
+    config = _config(settings)
+
+    with cluster_client(
+        settings["scheduler"],
+        n_workers=settings["workers"],
+        threads_per_worker=settings["threads_per_worker"],
+        dashboard_address=settings["dashboard_address"],
+    ) as client:
+        click.echo(f"Dask dashboard: {client.dashboard_link}")
+        report = settings["report"]
+        with performance_report(filename=str(report)) if report else nullcontext():
+            try:
+                summary = run_normals(config, client, show_progress=settings["progress"])
+            except (FileNotFoundError, ValueError) as error:
+                raise click.ClickException(str(error)) from error
+
+    for outcome in summary.outcomes:
+        if outcome.status in (Status.TOO_FEW_YEARS, Status.FAILED):
+            click.echo(
+                f"{outcome.status}: {outcome.variable} {outcome.region} {outcome.scenario} "
+                f"{outcome.target_year}: {outcome.message}",
+                err=True,
+            )
+    click.echo(summary.table())
+    if summary.failed:
+        ctx.exit(1)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    with path.open() as f:
+        loaded = yaml.safe_load(f) or {}
+    if not isinstance(loaded, Mapping):
+        raise click.BadParameter(f"{path} must hold a mapping of options", param_hint="--config")
+    return {str(key).replace("-", "_"): value for key, value in loaded.items()}
+
+
+def _merge(
+    ctx: click.Context, options: Mapping[str, Any], from_file: Mapping[str, Any]
+) -> dict[str, Any]:
+    unknown = set(from_file) - set(options) - {"scenario"}
+    if unknown:
+        raise click.BadParameter(
+            f"unknown keys {', '.join(sorted(unknown))}", param_hint="--config"
+        )
+    file_values = {("scenarios" if k == "scenario" else k): v for k, v in from_file.items()}
+    merged = dict(options)
+    for name, value in file_values.items():
+        if ctx.get_parameter_source(name) in (None, ParameterSource.DEFAULT):
+            merged[name] = value
+    missing = [name for name in _REQUIRED if merged.get(name) in (None, "", [])]
+    if missing:
+        raise click.UsageError(
+            "missing " + ", ".join(f"--{name}" for name in missing) + " (option or YAML key)"
+        )
+    return merged
+
+
+def _config(settings: Mapping[str, Any]) -> NormalsConfig:
+    try:
+        periods_setting = settings["periods"]
+        if isinstance(periods_setting, Mapping):
+            periods = make_periods(
+                periods_setting, {k: tuple(v) for k, v in periods_setting.items()}
+            )
+        else:
+            periods = make_periods(_items(periods_setting))
+        target_years = None
+        if settings["target_years"] is not None:
+            target_years = tuple(
+                year for spec in _items(settings["target_years"]) for year in parse_year_range(spec)
+            )
+        return NormalsConfig(
+            input=str(settings["input"]),
+            output=Path(settings["output"]),
+            model=str(settings["model"]),
+            variables=tuple(_items(settings["variables"])),
+            regions=tuple(get_region(spec) for spec in _regions(settings["regions"])),
+            scenarios=tuple(_items(settings["scenarios"])),
+            periods=periods,
+            target_years=target_years,
+            window=int(settings["window"]),
+            min_years=int(settings["min_years"]),
+            batch_size=settings["batch_size"],
+            last_historical_year=int(settings["last_historical_year"]),
+        )
+    except ValueError as error:
+        raise click.UsageError(str(error)) from error
+
+
+def _items(value: str | int | Iterable[Any]) -> list[str]:
+    """A comma-separated string (or a YAML list, or a single year) as a list of strings."""
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    if isinstance(value, int):
+        return [str(value)]
+    return [str(item).strip() for item in value]
+
+
+def _regions(value: str | Iterable[str]) -> list[str]:
+    """Region specs; custom ones contain commas, so split a string only between regions."""
+    if not isinstance(value, str):
+        return [str(item) for item in value]
+    specs: list[str] = []
+    for part in value.split(","):
+        part = part.strip()
+        if specs and ":" in specs[-1] and specs[-1].count(",") < 3:
+            specs[-1] += f",{part}"
+        elif part:
+            specs.append(part)
+    return specs

@@ -1,0 +1,135 @@
+"""``climaflow normals`` on the session's cluster (through --scheduler), with options and YAML."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from climaflow.cli import main
+from climaflow.datasets.nex_gddp_cmip6.synthetic import write_synthetic_nex_gddp_archive
+
+MODEL = "NorESM2-LM"
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("cli-archive")
+    grid = {"lat": np.array([20.5, 21.5]), "lon": np.array([200.5, 201.5, 202.5]), "seed": 3}
+    write_synthetic_nex_gddp_archive(root, model=MODEL, years=range(2008, 2015), **grid)
+    write_synthetic_nex_gddp_archive(
+        root, model=MODEL, scenario="ssp585", years=[2015, 2016], **grid
+    )
+    return root
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(main, ["normals", *args], catch_exceptions=False)
+
+
+def test_options_run_the_pipeline_and_print_a_summary(archive, tmp_path, client):
+    output = tmp_path / "out"
+    result = invoke(
+        "--input", str(archive), "--output", str(output), "--model", MODEL,
+        "--variables", "tas", "--regions", "HI,box:200,203,20,22", "--scenario", "ssp585",
+        "--periods", "historical,hybrid", "--target-years", "2012-2016",
+        "--window", "5", "--min-years", "4", "--batch-size", "2",
+        "--scheduler", client.scheduler.address, "--no-progress",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "Dask dashboard:" in result.output
+    assert "written" in result.output and "too-few-years" in result.output
+    names = sorted(p.name for p in output.rglob("*.nc"))
+    assert "tas_HI_ssp585_2016_5yr_normal.nc" in names
+    assert "tas_box_historical_2012_5yr_normal.nc" in names
+    assert len(names) == 2 * 5  # two regions, target years 2012-2016
+    total = result.output.strip().splitlines()[-1].split()
+    assert total[:2] == ["total", "10"]
+
+
+def test_yaml_config_with_command_line_overrides(archive, tmp_path, client):
+    run_file = tmp_path / "run.yaml"
+    run_file.write_text(
+        yaml.safe_dump(
+            {
+                "input": str(archive),
+                "output": str(tmp_path / "from-yaml"),
+                "model": MODEL,
+                "variables": ["tas"],
+                "regions": ["HI"],
+                "scenario": "ssp585",
+                "periods": {"historical": [2013, 2014]},
+                "window": 5,
+                "min-years": 6,  # invalid for a 5-year window: the command line must win
+                "scheduler": client.scheduler.address,
+            }
+        )
+    )
+    result = invoke("--config", str(run_file), "--min-years", "4", "--no-progress")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "from-yaml").rglob("*.nc")) == [
+        "tas_HI_historical_2013_5yr_normal.nc",
+        "tas_HI_historical_2014_5yr_normal.nc",
+    ]
+
+
+def test_too_few_years_are_reported_without_failing(archive, tmp_path, client):
+    result = invoke(
+        "--input", str(archive), "--output", str(tmp_path), "--model", MODEL, "--variables", "tas",
+        "--regions", "HI", "--periods", "historical", "--target-years", "2010",
+        "--window", "5", "--min-years", "4", "--scheduler", client.scheduler.address, "--no-progress",
+    )  # fmt: skip
+    assert result.exit_code == 0
+    assert (
+        "too-few-years: tas HI historical 2010: 3 of 5 window years have input files"
+        in result.output
+    )
+
+
+def test_a_failed_output_makes_the_exit_status_non_zero(archive, tmp_path, client):
+    (tmp_path / "tas/historical/HI/tas_HI_historical_2014_5yr_normal.nc").mkdir(parents=True)
+    result = invoke(
+        "--input", str(archive), "--output", str(tmp_path), "--model", MODEL, "--variables", "tas",
+        "--regions", "HI", "--periods", "historical", "--target-years", "2014",
+        "--window", "5", "--min-years", "4", "--scheduler", client.scheduler.address, "--no-progress",
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert "failed: tas HI historical 2014" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--regions", "Atlantis"], "unknown region 'Atlantis'"),
+        (["--periods", "medieval"], "unknown period 'medieval'"),
+        (["--target-years", "soon"], "not a year or a range of years"),
+        (["--window", "5", "--min-years", "6"], "min_years must be between 1 and the window"),
+    ],
+)
+def test_bad_options_are_usage_errors(archive, tmp_path, args, message):
+    result = invoke(
+        "--input", str(archive), "--output", str(tmp_path), "--model", MODEL, "--variables", "tas",
+        *args,
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_required_options_are_named(tmp_path):
+    result = invoke("--output", str(tmp_path))
+    assert result.exit_code == 2
+    assert "missing --input, --model, --variables" in result.output
+    bad_yaml = tmp_path / "bad.yaml"
+    bad_yaml.write_text("colour: blue\n")
+    result = invoke("--config", str(bad_yaml))
+    assert result.exit_code == 2 and "unknown keys colour" in result.output
+
+
+def test_missing_inputs_are_a_clear_error(tmp_path, client):
+    result = invoke(
+        "--input", str(tmp_path / "nowhere"), "--output", str(tmp_path), "--model", MODEL,
+        "--variables", "tas", "--regions", "HI", "--scheduler", client.scheduler.address,
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert "no input for variable 'tas'" in result.output

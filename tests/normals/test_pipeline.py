@@ -1,0 +1,379 @@
+"""The pipeline on real NetCDF files and the session's real LocalCluster, against numpy references."""
+
+import logging
+import os
+import shutil
+from pathlib import Path
+
+import cftime
+import netCDF4
+import numpy as np
+import pytest
+import xarray as xr
+
+from climaflow.datasets.nex_gddp_cmip6.filenames import NexGddpFile
+from climaflow.datasets.nex_gddp_cmip6.synthetic import write_synthetic_nex_gddp_archive
+from climaflow.normals import (
+    REGIONS,
+    MissingYearsWarning,
+    NormalsConfig,
+    Region,
+    Status,
+    UnsupportedCalendarError,
+    make_periods,
+    run_normals,
+)
+from climaflow.normals.pipeline import default_batch_size
+
+MODEL = "NorESM2-LM"
+LAT = np.array([49.5, 50.5, 51.5, 52.5, 53.5])  # AK starts at 50 N: the first row is outside
+LON = np.array([168.5, 172.5, 176.5, 180.5, 184.5, 188.5, 192.5])  # 168.5 is outside AK
+AK_ROWS, AK_COLUMNS = slice(1, None), slice(1, None)
+PERIODS = make_periods(
+    ranges={"historical": (1994, 2014), "hybrid": (2015, 2018), "future": (2019, 2028)}
+)
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Historical 1990-2014 and two scenarios 2015-2026 of tas and pr, with random noise."""
+    root = tmp_path_factory.mktemp("nex")
+    common = {"model": MODEL, "variables": ["tas", "pr"], "lat": LAT, "lon": LON, "seed": 42}
+    write_synthetic_nex_gddp_archive(root, scenario="historical", years=range(1990, 2015), **common)
+    for scenario in ("ssp245", "ssp585"):
+        write_synthetic_nex_gddp_archive(root, scenario=scenario, years=range(2015, 2027), **common)
+    return root
+
+
+@pytest.fixture
+def archive_copy(archive: Path, tmp_path: Path) -> Path:
+    """A copy of the archive that a test may damage."""
+    return Path(shutil.copytree(archive, tmp_path / "archive"))
+
+
+def config(archive: Path, output: Path, **changes) -> NormalsConfig:
+    fields = {
+        "input": str(archive),
+        "output": output,
+        "model": MODEL,
+        "variables": ("tas",),
+        "regions": (REGIONS["AK"],),
+        "scenarios": ("ssp245",),
+        "periods": PERIODS,
+        "window": 5,
+        "min_years": 4,
+        "batch_size": 4,
+    }
+    return NormalsConfig(**{**fields, **changes})
+
+
+def reference(archive: Path, variable: str, year_sources: list[tuple[str, int]]) -> np.ndarray:
+    """Plain numpy: read each window year with netCDF4, float64 NaN-mean over the years."""
+    stacked = []
+    for scenario, year in year_sources:
+        path = NexGddpFile(MODEL, scenario, variable, year).path(archive)
+        with netCDF4.Dataset(path) as nc:
+            values = nc[variable][:, AK_ROWS, AK_COLUMNS].filled(np.nan)
+        stacked.append(values.astype(np.float64))
+    return np.nanmean(np.stack(stacked), axis=0)
+
+
+def read_output(path: Path) -> xr.Dataset:
+    with xr.open_dataset(path, decode_times=False) as ds:
+        return ds.load()
+
+
+def test_every_period_and_scenario_matches_a_numpy_reference(archive, tmp_path, client):
+    output = tmp_path / "out"
+    run = config(archive, output, variables=("tas", "pr"), scenarios=("ssp245", "ssp585"))
+    with pytest.warns(MissingYearsWarning, match=r"2027 \(ssp585: no input file\)"):
+        summary = run_normals(run, client)
+
+    counts = summary.counts()
+    # Historical targets once whatever the scenarios; 2028 has 3 input years (2024-2026).
+    assert counts[Status.WRITTEN] == 2 * (21 + 2 * 13)
+    assert counts[Status.TOO_FEW_YEARS] == 2 * 2
+    assert counts[Status.FAILED] == 0
+    for variable in ("tas", "pr"):
+        for scenario, target, expected_sources in [
+            ("historical", 1994, [("historical", y) for y in range(1990, 1995)]),
+            ("historical", 2014, [("historical", y) for y in range(2010, 2015)]),
+            (
+                "ssp245",
+                2016,
+                [
+                    ("historical", 2012),
+                    ("historical", 2013),
+                    ("historical", 2014),
+                    ("ssp245", 2015),
+                    ("ssp245", 2016),
+                ],
+            ),
+            (
+                "ssp585",
+                2016,
+                [
+                    ("historical", 2012),
+                    ("historical", 2013),
+                    ("historical", 2014),
+                    ("ssp585", 2015),
+                    ("ssp585", 2016),
+                ],
+            ),
+            ("ssp585", 2026, [("ssp585", y) for y in range(2022, 2027)]),
+        ]:
+            path = (
+                output
+                / variable
+                / scenario
+                / "AK"
+                / f"{variable}_AK_{scenario}_{target}_5yr_normal.nc"
+            )
+            normal = read_output(path)
+            assert normal[variable].dims == ("dayofyear", "lat", "lon")
+            assert normal[variable].dtype == np.float32
+            np.testing.assert_array_equal(normal.lat, LAT[AK_ROWS])
+            np.testing.assert_array_equal(normal.lon, LON[AK_COLUMNS])
+            np.testing.assert_allclose(
+                normal[variable].values, reference(archive, variable, expected_sources), rtol=2e-7
+            )
+            assert list(normal.attrs["source_years"]) == [year for _, year in expected_sources]
+            assert normal.attrs["source_scenarios"] == ",".join(s for s, _ in expected_sources)
+            assert normal.attrs["scenario"] == scenario
+            assert (
+                normal.attrs["period"]
+                == {1994: "historical", 2014: "historical", 2016: "hybrid", 2026: "future"}[target]
+            )
+    hybrid = read_output(output / "tas/ssp245/AK/tas_AK_ssp245_2016_5yr_normal.nc")
+    assert hybrid.attrs["scenarios_used"] == "historical,ssp245"
+    assert (
+        hybrid.tas.attrs["units"] == "K" and hybrid.tas.attrs["standard_name"] == "air_temperature"
+    )
+    ssp245 = read_output(output / "tas/ssp245/AK/tas_AK_ssp245_2026_5yr_normal.nc").tas
+    ssp585 = read_output(output / "tas/ssp585/AK/tas_AK_ssp585_2026_5yr_normal.nc").tas
+    assert float((ssp585 - ssp245).mean()) > 0.1  # the scenarios are told apart
+    assert not (output / "tas/ssp245/AK/tas_AK_ssp245_2028_5yr_normal.nc").exists()
+    short = [o for o in summary.outcomes if o.status == Status.TOO_FEW_YEARS]
+    assert {o.target_year for o in short} == {2028}
+    assert "3 of 5 window years have input files; 4 needed" in short[0].message
+    table = summary.table()
+    assert "too-few-years" in table and table.splitlines()[-1].split()[:3] == ["total", "94", "0"]
+
+
+def test_missing_and_corrupt_years_are_left_out_and_named(archive_copy, tmp_path, client):
+    for year in (1995, 1996, 1998, 2001):
+        NexGddpFile(MODEL, "historical", "tas", year).path(archive_copy).unlink()
+    corrupt = NexGddpFile(MODEL, "historical", "tas", 1999).path(archive_copy)
+    corrupt.write_bytes(corrupt.read_bytes()[:3000])
+    output = tmp_path / "out"
+    run = config(archive_copy, output, window=8, min_years=4, target_years=(2000, 2001, 2002))
+    with pytest.warns(MissingYearsWarning) as warned:
+        summary = run_normals(run, client)
+
+    message = str(warned[0].message)
+    assert (
+        "1995 (historical: no input file)" in message
+        and "1998 (historical: no input file)" in message
+    )
+    assert f"1999 (historical: unreadable: cannot open {corrupt}" in message
+    by_target = {o.target_year: o for o in summary.outcomes}
+    assert by_target[2000].status == Status.WRITTEN
+    assert by_target[2000].source_years == (1993, 1994, 1997, 2000)
+    normal = read_output(by_target[2000].path)
+    assert list(normal.attrs["source_years"]) == [1993, 1994, 1997, 2000]
+    expected = reference(archive_copy, "tas", [("historical", y) for y in (1993, 1994, 1997, 2000)])
+    np.testing.assert_allclose(normal.tas.values, expected, rtol=2e-7)
+    for target in (2001, 2002):  # 4 files at planning, 3 readable
+        assert by_target[target].status == Status.TOO_FEW_YEARS
+        assert "3 of 8 window years readable; 4 needed" in by_target[target].message
+        assert not by_target[target].path.exists()
+    assert summary.counts()[Status.TOO_FEW_YEARS] == 2
+
+
+def test_standard_calendar_drops_29_february(tmp_path, client):
+    root = tmp_path / "standard"
+    lat, lon = np.array([60.5, 61.5]), np.array([200.5, 201.5, 202.5])
+    write_synthetic_nex_gddp_archive(
+        root, model=MODEL, years=range(1998, 2004), lat=lat, lon=lon, calendar="standard", seed=1
+    )
+    run = config(root, tmp_path / "out", window=3, min_years=3, target_years=(2000, 2003))
+    summary = run_normals(run, client)
+    assert summary.counts()[Status.WRITTEN] == 2
+
+    def calendar_day(year: int, month: int, day: int) -> np.ndarray:
+        path = NexGddpFile(MODEL, "historical", "tas", year).path(root)
+        with netCDF4.Dataset(path) as nc:
+            dates = cftime.num2date(nc["time"][:], nc["time"].units, nc["time"].calendar)
+            index = next(i for i, d in enumerate(dates) if (d.month, d.day) == (month, day))
+            return nc["tas"][index].astype(np.float64)
+
+    for target in (2000, 2003):  # a window with a leap year, one without
+        normal = read_output(next(o.path for o in summary.outcomes if o.target_year == target)).tas
+        assert normal.sizes["dayofyear"] == 365
+        window = range(target - 2, target + 1)
+        for dayofyear, (month, day) in {59: (2, 28), 60: (3, 1), 365: (12, 31)}.items():
+            expected = np.mean([calendar_day(year, month, day) for year in window], axis=0)
+            np.testing.assert_allclose(normal.sel(dayofyear=dayofyear), expected, rtol=2e-7)
+
+
+def test_alaska_on_a_minus_180_grid_equals_the_0_360_result(tmp_path, client):
+    lat = np.array([58.5, 59.5, 60.5])
+    lon360 = np.arange(2.0, 360, 4.0)
+    lon180 = np.concatenate([lon360[lon360 > 180] - 360, lon360[lon360 <= 180]])
+    results = {}
+    for name, lon in (("east", lon360), ("signed", lon180)):
+        root = tmp_path / name
+        write_synthetic_nex_gddp_archive(
+            root, model=MODEL, years=range(2000, 2005), lat=lat, lon=lon
+        )
+        run = config(root, tmp_path / f"out-{name}", window=5, min_years=5, target_years=(2004,))
+        (outcome,) = run_normals(run, client).outcomes
+        results[name] = read_output(outcome.path).tas
+    signed, east = results["signed"], results["east"]
+    np.testing.assert_array_equal(signed.lon, east.lon)
+    assert (np.diff(signed.lon) > 0).all() and signed.lon[0] == 170 and signed.lon[-1] == 234
+    np.testing.assert_allclose(signed, east, rtol=1e-6)
+
+
+def test_valid_outputs_are_skipped_and_damaged_or_stale_ones_recomputed(
+    archive_copy, tmp_path, client
+):
+    run = config(archive_copy, tmp_path / "out", target_years=tuple(range(2008, 2015)))
+    first = run_normals(run, client)
+    assert first.counts()[Status.WRITTEN] == 7
+    paths = {o.target_year: o.path for o in first.outcomes}
+    mtimes = {year: os.stat(path).st_mtime_ns for year, path in paths.items()}
+
+    again = run_normals(run, client)
+    assert again.counts()[Status.SKIPPED_VALID] == 7
+    assert {year: os.stat(path).st_mtime_ns for year, path in paths.items()} == mtimes
+
+    truncated = paths[2009]
+    truncated.write_bytes(truncated.read_bytes()[: truncated.stat().st_size // 3])
+    with netCDF4.Dataset(paths[2010], "a") as nc:
+        nc.window = np.int32(30)  # made with other parameters
+    write_synthetic_nex_gddp_archive(
+        archive_copy, model=MODEL, years=[], lat=LAT, lon=LON, revisions=[(2013, "tas")]
+    )  # a new version of 2013: windows of 2013 and 2014 change
+    third = run_normals(run, client)
+    statuses = {o.target_year: o.status for o in third.outcomes}
+    assert statuses == {
+        2008: Status.SKIPPED_VALID,
+        2009: Status.RECOMPUTED,
+        2010: Status.RECOMPUTED,
+        2011: Status.SKIPPED_VALID,
+        2012: Status.SKIPPED_VALID,
+        2013: Status.RECOMPUTED,
+        2014: Status.RECOMPUTED,
+    }
+    assert read_output(paths[2010]).attrs["window"] == 5
+    assert not list(paths[2009].parent.glob("*.tmp-*"))
+
+
+def test_each_input_is_opened_once_per_variable_and_region(archive, tmp_path, client):
+    log_dir = tmp_path / "opens"
+    log_dir.mkdir()
+
+    def count_opens(directory: str) -> None:
+        import netCDF4
+
+        original = netCDF4.Dataset
+
+        class CountingDataset(original):
+            def __init__(self, filename, *args, **kwargs):
+                with open(f"{directory}/{os.getpid()}.log", "a") as log:
+                    log.write(f"{filename}\n")
+                super().__init__(filename, *args, **kwargs)
+
+        netCDF4.climaflow_original_dataset = original
+        netCDF4.Dataset = CountingDataset
+
+    def restore() -> None:
+        import netCDF4
+
+        netCDF4.Dataset = netCDF4.climaflow_original_dataset
+
+    def record_keys(dask_scheduler) -> None:
+        from distributed.diagnostics.plugin import SchedulerPlugin
+
+        class KeyRecorder(SchedulerPlugin):
+            name = "climaflow-test-keys"
+
+            def __init__(self) -> None:
+                self.keys = set()
+
+            def transition(self, key, start, finish, *args, **kwargs) -> None:
+                if finish == "memory":
+                    self.keys.add(key)
+
+        dask_scheduler.add_plugin(KeyRecorder())
+
+    def recorded_keys(dask_scheduler) -> set:
+        plugin = dask_scheduler.plugins.pop("climaflow-test-keys")
+        return plugin.keys
+
+    box = Region("BOX", 176, 190, 50, 54)
+    run = config(
+        archive,
+        tmp_path / "out",
+        regions=(REGIONS["AK"], box),
+        periods=make_periods(["historical"], {"historical": (1994, 2014)}),
+        batch_size=3,
+    )
+    client.run(count_opens, str(log_dir))
+    client.run_on_scheduler(record_keys)
+    try:
+        summary = run_normals(run, client)
+    finally:
+        client.run(restore)
+        keys = client.run_on_scheduler(recorded_keys)
+    assert summary.counts()[Status.WRITTEN] == 2 * 21
+
+    opened = [line for log in log_dir.glob("*.log") for line in log.read_text().splitlines()]
+    inputs = [line for line in opened if str(archive) in line]
+    expected = {
+        str(NexGddpFile(MODEL, "historical", "tas", y).path(archive)) for y in range(1990, 2015)
+    }
+    assert set(inputs) == expected
+    assert all(inputs.count(path) == 2 for path in expected)  # 2 regions, 21 target years
+
+    groups = {key[0] for key in keys if isinstance(key, tuple)}
+    assert {"yearsum-tas-AK", "yearsum-tas-BOX", "normals-tas-AK", "normals-tas-BOX"} <= groups
+    assert ("yearsum-tas-AK", "historical", 1990) in keys
+    assert len([key for key in keys if key[0] == "yearsum-tas-AK"]) == 25
+    assert len([key for key in keys if key[0] == "normals-tas-BOX"]) == 7
+
+
+def test_a_failed_write_is_reported_not_raised(archive, tmp_path, client):
+    run = config(archive, tmp_path / "out", target_years=(2013, 2014))
+    blocked = tmp_path / "out/tas/historical/AK/tas_AK_historical_2014_5yr_normal.nc"
+    blocked.mkdir(parents=True)  # a directory where the file should go
+    summary = run_normals(run, client)
+    by_target = {o.target_year: o for o in summary.outcomes}
+    assert by_target[2013].status == Status.WRITTEN
+    assert by_target[2014].status == Status.FAILED and "Is a directory" in by_target[2014].message
+    assert summary.failed == 1
+
+
+def test_bad_input_is_a_clear_error_before_any_work(archive, tmp_path, client):
+    with pytest.raises(FileNotFoundError, match=r"no input for variable 'huss'.*historical"):
+        run_normals(config(archive, tmp_path, variables=("huss",)), client)
+    with pytest.raises(ValueError, match=r"CONUS .* contains no cell"):
+        run_normals(config(archive, tmp_path, regions=(REGIONS["CONUS"],)), client)
+    odd = tmp_path / "odd"
+    write_synthetic_nex_gddp_archive(
+        odd, model=MODEL, years=[2000], lat=LAT, lon=LON, calendar="360_day"
+    )
+    with pytest.raises(UnsupportedCalendarError, match="360_day"):
+        run_normals(config(odd, tmp_path, target_years=(2000,)), client)
+    with pytest.raises(ValueError, match="min_years must be between 1 and the window"):
+        config(archive, tmp_path, min_years=6)
+
+
+def test_default_batch_size_fits_memory(caplog):
+    year = 365 * 104 * 240 * 4  # CONUS at 0.25 degrees, float32
+    assert default_batch_size(year, 30, memory_per_thread=5 * 2**30) == 10
+    assert default_batch_size(year, 30, memory_per_thread=int(33.5 * year * 2)) == 1
+    with caplog.at_level(logging.WARNING, logger="climaflow.normals.pipeline"):
+        assert default_batch_size(year, 30, memory_per_thread=2**20) == 1
+    assert "exceeds the planned share of worker memory" in caplog.text

@@ -1,0 +1,88 @@
+"""verify_store: missing and torn shards, NaN fractions, failed files from run records."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from example_dataset import DAY, START, ExampleRegionJob, ExampleTemplate, write_archive
+
+from climaflow.reformat.run_record import read_run_records
+from climaflow.reformat.runner import reformat
+from climaflow.reformat.verify import verify_store
+
+END = START + 8 * DAY
+
+
+@pytest.fixture
+def archive(tmp_path: Path) -> Path:
+    root = tmp_path / "archive"
+    write_archive(root, np.arange(START, END, DAY))
+    return root
+
+
+def run(client, archive: Path, store: Path, **kwargs):
+    kwargs = {"start": START, **kwargs}
+    return reformat(
+        ExampleTemplate(),
+        ExampleRegionJob,
+        store,
+        end=END,
+        client=client,
+        source_root=archive,
+        download_dir=store.parent / "dl",
+        **kwargs,
+    )
+
+
+def test_a_complete_store_verifies(client, archive, tmp_path):
+    store = tmp_path / "out.zarr"
+    run(client, archive, store)
+    report = verify_store(store, client)
+    assert report.ok
+    assert report.append_dim == "time"
+    assert report.variables["temperature"].shards == 4
+    np.testing.assert_array_equal(report.variables["temperature"].nan_fraction, np.zeros(8))
+    assert report.failed_files == []
+
+
+def test_holes_torn_and_missing_shards_are_reported(client, archive, tmp_path):
+    (archive / "temperature" / "2000-01-03.npy").unlink()
+    store = tmp_path / "out.zarr"
+    result = run(client, archive, store)
+    assert result.record is not None and Path(result.record).exists()
+
+    torn = store / "precipitation" / "c" / "1" / "0" / "0"
+    torn.write_bytes(torn.read_bytes()[: torn.stat().st_size // 2])  # a killed writer's shard
+    (store / "temperature" / "c" / "1" / "0" / "1").unlink()
+
+    report = verify_store(store)  # also works without a cluster
+    assert not report.ok
+    temperature = report.variables["temperature"]
+    assert temperature.missing == [(1, 0, 1)]
+    expected = np.zeros(8)
+    expected[2] = 1.0  # the failed file's day
+    np.testing.assert_array_equal(temperature.nan_fraction, expected)
+    ((corrupt_index, error),) = report.variables["precipitation"].corrupt
+    assert corrupt_index == (1, 0, 0)
+    assert error
+    (failed,) = report.failed_files
+    assert failed["url"].endswith("temperature/2000-01-03.npy")
+    assert "missing shard (1, 0, 1)" in report.summary()
+
+
+def test_refilling_the_hole_clears_the_failure_and_keeps_other_shards(client, archive, tmp_path):
+    missing = archive / "temperature" / "2000-01-03.npy"
+    content = missing.read_bytes()
+    missing.unlink()
+    store = tmp_path / "out.zarr"
+    run(client, archive, store)
+    second_half = {p: p.read_bytes() for p in store.rglob("c/1/*/*")}
+    missing.write_bytes(content)
+    result = run(client, archive, store, start=START + 2 * DAY, stop=START + 3 * DAY)
+
+    assert [job.region for job in result.jobs] == [(0, 4)]  # widened to its whole shard
+    assert {p: p.read_bytes() for p in store.rglob("c/1/*/*")} == second_half
+    assert len(read_run_records(store)) == 2
+    report = verify_store(store, client)
+    assert report.ok and report.failed_files == []
+    assert not report.variables["temperature"].nan_fraction.any()

@@ -1,0 +1,131 @@
+"""The command line: listing, reformatting on a given scheduler, reports, and clear errors."""
+
+from pathlib import Path
+
+import dask.config
+import numpy as np
+import pytest
+import xarray as xr
+from click.testing import CliRunner
+
+from climaflow.cli import main
+from climaflow.datasets.nex_gddp_cmip6.synthetic import write_synthetic_nex_gddp_archive
+
+YEARS = (2015, 2016)
+
+
+@pytest.fixture(scope="module")
+def nex_archive(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("nex")
+    write_synthetic_nex_gddp_archive(
+        root, scenario="ssp245", variables=("tas",), years=YEARS, resolution_degrees=30.0
+    )
+    return root
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+def reformat_args(nex_archive: Path, store: Path, scheduler: str, *extra: str) -> list[str]:
+    return [
+        "reformat",
+        "nex-gddp-cmip6",
+        "--store",
+        str(store),
+        "--start",
+        "2015",
+        "--end",
+        "2017",
+        "-o",
+        "scenario=ssp245",
+        "-o",
+        "resolution_degrees=30",
+        "--variables",
+        "tas",
+        "--source-url",
+        str(nex_archive),
+        "--scheduler",
+        scheduler,
+        *extra,
+    ]
+
+
+def test_datasets_lists_the_integrations_and_variables():
+    code, output = invoke("datasets")
+    assert code == 0
+    assert "gfs-forecast:" in output and "nex-gddp-cmip6:" in output
+    assert "precipitation_surface" in output and "kg m-2 s-1" in output
+    assert "options (-o KEY=VALUE): model, scenario, calendar, resolution_degrees" in output
+
+
+def test_reformat_on_a_running_scheduler_with_a_performance_report(client, nex_archive, tmp_path):
+    store, report = tmp_path / "tas.zarr", tmp_path / "report.html"
+    args = reformat_args(nex_archive, store, client.scheduler.address, "--report", str(report))
+    code, output = invoke(*args)
+    assert code == 0, output
+    assert "Dask dashboard:" in output
+    assert "tas" in output and "succeeded 2" in output
+    assert report.stat().st_size > 10_000
+    assert "<html" in report.read_text()[:2000].lower()
+    ds = xr.open_zarr(store)
+    assert ds.sizes["time"] == 2 * 365 and not np.isnan(ds["tas"].values).any()
+
+
+def one_line_error(output: str) -> str:
+    lines = [line for line in output.splitlines() if line.startswith("Error:")]
+    assert len(lines) == 1, output
+    assert "Traceback" not in output
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"dataset": "nope"}, "unknown dataset 'nope'; known: gfs-forecast, nex-gddp-cmip6"),
+        ({"variables": "tas,wind"}, "unknown variable 'wind' for nex-gddp-cmip6"),
+        ({"start": "2018"}, "start 2018 is at or after end 2017"),
+        ({"option": "colour=red"}, "nex-gddp-cmip6 has no option colour"),
+    ],
+)
+def test_bad_input_is_one_clear_line(client, nex_archive, tmp_path, change, message):
+    args = reformat_args(nex_archive, tmp_path / "x.zarr", client.scheduler.address)
+    args[1] = change.get("dataset", args[1])
+    args[args.index("--variables") + 1] = change.get("variables", "tas")
+    args[args.index("--start") + 1] = change.get("start", "2015")
+    args[args.index("-o") + 1] = change.get("option", "scenario=ssp245")
+    code, output = invoke(*args)
+    assert code in (1, 2)
+    assert message in one_line_error(output)
+
+
+def test_an_output_path_that_cannot_be_written(client, nex_archive, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    code, output = invoke(*reformat_args(nex_archive, blocker / "x.zarr", client.scheduler.address))
+    assert code == 1
+    assert "a-file" in one_line_error(output)
+
+
+def test_a_store_of_another_structure_is_refused(client, nex_archive, tmp_path):
+    store = tmp_path / "tas.zarr"
+    assert invoke(*reformat_args(nex_archive, store, client.scheduler.address))[0] == 0
+    args = reformat_args(nex_archive, store, client.scheduler.address)
+    code, output = invoke(*args, "-o", "calendar=360_day")  # 360 days a year, not 365
+    assert code == 1
+    assert "does not match the nex-gddp-cmip6 template" in one_line_error(output)
+
+
+def test_a_scheduler_that_does_not_answer(nex_archive, tmp_path):
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        code, output = invoke(*reformat_args(nex_archive, tmp_path / "x.zarr", "tcp://127.0.0.1:9"))
+    assert code == 1
+    assert "no dask scheduler answers at tcp://127.0.0.1:9" in one_line_error(output)
+
+
+def test_debug_log_level_shows_the_traceback(client, nex_archive, tmp_path):
+    args = reformat_args(nex_archive, tmp_path / "x.zarr", client.scheduler.address)
+    args[1] = "nope"
+    with pytest.raises(KeyError, match="unknown dataset"):
+        CliRunner().invoke(main, ["--log-level", "debug", *args], catch_exceptions=False)
