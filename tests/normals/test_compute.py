@@ -13,11 +13,11 @@ from climaflow.normals import (
     MissingYearsWarning,
     TooFewYearsWarning,
     UnsupportedCalendarError,
-    WindowAccumulator,
     daily_normals,
     dayofyear_sums,
 )
 from climaflow.normals.compute import validate_window
+from climaflow.normals.window import WindowAccumulator
 
 
 def noleap_data(years: range, shape=(3, 4), seed=0, name="tas") -> xr.DataArray:

@@ -107,3 +107,14 @@ class ExampleRegionJob(RegionJob[DataVar, ExampleSourceFileCoord]):
     def read_data(self, coord: ExampleSourceFileCoord, data_var: DataVar) -> np.ndarray:
         assert coord.downloaded_path is not None
         return np.load(coord.downloaded_path)
+
+
+class FlakyTransformRegionJob(ExampleRegionJob):
+    """Fails each variable's first transform (a transient error), then works."""
+
+    def apply_data_transformations(self, data_array: xr.DataArray, data_var: DataVar) -> None:
+        marker = Path(self.source_root) / f"failed-once-{data_var.name}"
+        if not marker.exists():
+            marker.touch()
+            raise RuntimeError(f"transient failure transforming {data_var.name}")
+        super().apply_data_transformations(data_array, data_var)

@@ -3,6 +3,7 @@
 import hashlib
 from pathlib import Path
 
+import dask.config
 import numpy as np
 import pytest
 import xarray as xr
@@ -13,6 +14,7 @@ from example_dataset import (
     START,
     ExampleRegionJob,
     ExampleTemplate,
+    FlakyTransformRegionJob,
     expected_values,
     write_archive,
 )
@@ -196,3 +198,25 @@ def test_downloads_are_cleaned_up_and_sources_kept(client, archive, tmp_path):
     # local sources are read in place, never copied, and never deleted
     assert len(list((archive / "temperature").iterdir())) == 12
     assert not any((tmp_path / "dl").rglob("*.npy"))
+
+
+def test_tasks_that_raise_are_retried(client, archive, tmp_path):
+    store = tmp_path / "out.zarr"
+    template = ExampleTemplate()
+    template.write_metadata(store, END)
+    jobs = FlakyTransformRegionJob.get_jobs(template, store, END, stop=4, source_root=archive)
+    with (
+        dask.config.set({"climaflow.tasks.retries": 0}),
+        pytest.raises(RuntimeError, match="transient failure"),
+    ):
+        process_jobs(jobs, client)
+    for marker in archive.glob("failed-once-*"):
+        marker.unlink()
+    (result,) = process_jobs(jobs, client)  # raises if the retry did not happen
+
+    assert (archive / "failed-once-temperature").exists()
+    assert result.variables["temperature"].status_counts == {"succeeded": 4}
+    times = np.arange(START, START + 4 * DAY, DAY)
+    np.testing.assert_array_equal(
+        xr.open_zarr(store)["temperature"].values[:4], expected_values("temperature", times)
+    )

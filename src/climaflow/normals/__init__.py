@@ -16,7 +16,6 @@ from climaflow.normals.calendar import UnsupportedCalendarError
 from climaflow.normals.compute import (
     MissingYearsWarning,
     TooFewYearsWarning,
-    WindowAccumulator,
     YearlySums,
     daily_normals,
     dayofyear_sums,
@@ -45,6 +44,7 @@ from climaflow.normals.pipeline import (
     run_normals,
 )
 from climaflow.normals.regions import REGIONS, Region, get_region, region_slices
+from climaflow.normals.window import WindowAccumulator
 
 __all__ = [
     "DEFAULT_PERIODS",

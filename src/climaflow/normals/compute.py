@@ -8,9 +8,9 @@ The algorithm, in two steps:
 2. :func:`normals_from_sums`: each window's float64 sum over its years, divided by its count
    of valid values (NaN only where every year of the window is NaN).
 
-:func:`daily_normals` chains both, lazily for dask-backed inputs. :class:`WindowAccumulator`
-is the same window arithmetic on in-memory per-year arrays, moving one year in and one out per
-target (a running sum), for the batch tasks of :mod:`climaflow.normals.pipeline`.
+:func:`daily_normals` chains both, lazily for dask-backed inputs.
+:class:`~climaflow.normals.window.WindowAccumulator` is the same window arithmetic on in-memory
+per-year arrays, for the batch tasks of :mod:`climaflow.normals.pipeline`.
 """
 
 import inspect
@@ -230,70 +230,6 @@ def validate_window(window: int, min_years: int) -> None:
         raise ValueError(f"window must be at least 1 year, got {window}")
     if not 1 <= min_years <= window:
         raise ValueError(f"min_years must be between 1 and the window ({window}), got {min_years}")
-
-
-class WindowAccumulator:
-    """Running window sums and counts over in-memory per-year arrays.
-
-    :meth:`move_to` adds the years entering the window and subtracts those leaving it, so
-    consecutive target years cost two array updates each instead of a window's worth. Sums
-    accumulate in float64, counts in int32. Subtracting a year whose values dwarf the rest
-    (more than :attr:`CANCELLATION_RATIO` times the window's largest, e.g. an undeclared fill
-    value) would cancel the others' digits: the window is then summed afresh.
-
-    Per-year arrays are ``(sums, counts)`` with NaN sums where the count is 0, as
-    :func:`dayofyear_sums` gives them. ``counts`` may be ``None`` for years with at most one
-    value per day: the sums are then the values themselves and the counts are where they are
-    not NaN (the input's dtype keeps them exactly, in half the memory of float64 plus counts).
-    """
-
-    CANCELLATION_RATIO = 2.0**20
-
-    def __init__(self, shape: tuple[int, ...]) -> None:
-        self.sums = np.zeros(shape, dtype=np.float64)
-        self.counts = np.zeros(shape, dtype=np.int32)
-        self.years: frozenset[Hashable] = frozenset()
-        self._largest: dict[Hashable, float] = {}
-        self._largest_since_reset = 0.0
-
-    def move_to(
-        self,
-        years: Iterable[Hashable],
-        per_year: Mapping[Hashable, tuple[np.ndarray, np.ndarray | None]],
-    ) -> None:
-        """Make the window hold exactly ``years`` (keys of ``per_year``)."""
-        years = frozenset(years)
-        for year in years - self._largest.keys():
-            self._largest[year] = float(
-                np.fmax.reduce(np.abs(per_year[year][0]), axis=None, initial=0.0)
-            )
-        window_largest = max((self._largest[year] for year in years), default=0.0)
-        if self._largest_since_reset > self.CANCELLATION_RATIO * window_largest:
-            self.sums[...] = 0
-            self.counts[...] = 0
-            self.years, self._largest_since_reset = frozenset(), 0.0
-        for year in sorted(self.years - years):
-            self._update(*per_year[year], operation=np.subtract)
-        for year in sorted(years - self.years):
-            self._update(*per_year[year], operation=np.add)
-            self._largest_since_reset = max(self._largest_since_reset, self._largest[year])
-        self.years = years
-
-    def mean(self, dtype: np.typing.DTypeLike = np.float32) -> np.ndarray:
-        """Window sum / count, NaN where the count is 0."""
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mean = self.sums / self.counts
-        mean[self.counts == 0] = np.nan
-        return mean.astype(dtype)
-
-    def _update(self, sums: np.ndarray, counts: np.ndarray | None, operation: np.ufunc) -> None:
-        if counts is None:
-            valid = ~np.isnan(sums)
-            operation(self.sums, sums, out=self.sums, where=valid)
-            operation(self.counts, valid, out=self.counts, casting="unsafe")
-        else:
-            operation(self.sums, sums, out=self.sums, where=counts > 0)
-            operation(self.counts, counts, out=self.counts, casting="unsafe")
 
 
 def warn_at_caller(message: str, category: type[Warning]) -> None:

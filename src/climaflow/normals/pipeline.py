@@ -44,7 +44,6 @@ from climaflow.normals.archive import (
 from climaflow.normals.calendar import DAYS_PER_YEAR
 from climaflow.normals.compute import (
     MissingYearsWarning,
-    WindowAccumulator,
     dayofyear_sums,
     validate_window,
     warn_at_caller,
@@ -65,6 +64,7 @@ from climaflow.normals.periods import (
     target_windows,
 )
 from climaflow.normals.regions import Region, RegionSlices, region_slices
+from climaflow.normals.window import WindowAccumulator
 
 logger = logging.getLogger(__name__)
 

@@ -412,7 +412,8 @@ def submit_jobs(jobs: Sequence[RegionJob[Any, Any]], client: Client) -> list[Any
         job_graph, result_key = job.to_graph(label)
         graph.update(job_graph)
         result_keys.append(result_key)
-    return client.get(graph, result_keys, sync=False, retries=int(config.get("write.retries")))
+    # Retries given to client.get survive graph optimization (annotations may not).
+    return client.get(graph, result_keys, sync=False, retries=int(config.get("tasks.retries")))
 
 
 def check_exclusive_shards(jobs: Sequence[RegionJob[Any, Any]]) -> None:
