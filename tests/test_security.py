@@ -9,7 +9,9 @@ from click.testing import CliRunner
 
 from climaflow.cli import main
 from climaflow.datasets.nex_gddp_cmip6 import NexGddpRegionJob, make_nex_gddp_template
+from climaflow.datasets.nex_gddp_cmip6.filenames import NexGddpFile
 from climaflow.datasets.nex_gddp_cmip6.synthetic import write_synthetic_nex_gddp_archive
+from climaflow.normals import normal_path
 from climaflow.reformat.runner import reformat
 from climaflow.reformat.urls import redact_url
 from climaflow.testing.http_server import serve_directory
@@ -70,3 +72,56 @@ def test_config_files_are_read_without_constructing_objects(tmp_path):
     result = CliRunner().invoke(main, ["normals", "--config", str(config)])
     assert result.exit_code != 0
     assert "pwned" not in result.output
+
+
+@pytest.mark.parametrize("name", ["..", "../../etc", "/abs", "a/b", "a\\b", "", ".hidden", "x\x00"])
+def test_names_that_become_paths_cannot_leave_the_output(tmp_path, name):
+    with pytest.raises(ValueError, match="cannot be used in a path"):
+        normal_path(tmp_path, name, "ssp245", "CONUS", 2015)
+    with pytest.raises(ValueError, match="cannot be used in a path"):
+        normal_path(tmp_path, "tas", "ssp245", name, 2015)
+    with pytest.raises(ValueError, match="cannot be used in a path"):
+        NexGddpFile(model=name, scenario="ssp245", variable="tas", year=2015)
+    with pytest.raises(ValueError, match="cannot be used in a path"):
+        make_nex_gddp_template(scenario=name)
+
+
+def test_the_cli_refuses_escaping_names_in_one_line(tmp_path):
+    runner = CliRunner()
+    result = runner.invoke(
+        main,
+        [
+            "normals",
+            "--input",
+            str(tmp_path),
+            "--output",
+            str(tmp_path / "out"),
+            "--model",
+            "NorESM2-LM",
+            "--variables",
+            "tas",
+            "--regions",
+            "../evil:0,10,0,10",
+        ],
+    )
+    assert result.exit_code != 0
+    assert "Error: region name '../evil'" in result.output
+    assert "Traceback" not in result.output
+    result = runner.invoke(
+        main,
+        [
+            "reformat",
+            "nex-gddp-cmip6",
+            "--store",
+            str(tmp_path / "x.zarr"),
+            "--start",
+            "2015",
+            "--end",
+            "2016",
+            "-o",
+            "model=../../x",
+        ],
+    )
+    assert result.exit_code == 1
+    assert "model '../../x' cannot be used in a path" in result.output
+    assert not (tmp_path / "x.zarr").exists()

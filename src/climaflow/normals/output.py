@@ -27,6 +27,7 @@ import numpy as np
 import xarray as xr
 
 from climaflow import __version__
+from climaflow.names import check_path_component
 from climaflow.normals.calendar import DAYS_OF_YEAR
 from climaflow.normals.compute import NORMALS_CELL_METHOD
 from climaflow.normals.locks import NETCDF_LOCK
@@ -84,7 +85,12 @@ def normal_path(
     target_year: int,
     window: int = 30,
 ) -> Path:
-    """Where the normal of (variable, scenario, region, target year) is written."""
+    """Where the normal of (variable, scenario, region, target year) is written.
+
+    Raises ``ValueError`` for names that could leave ``output`` (``..``, separators).
+    """
+    for value, what in ((variable, "variable"), (scenario, "scenario"), (region, "region")):
+        check_path_component(value, what)
     name = f"{variable}_{region}_{scenario}_{target_year}_{window}yr_normal.nc"
     return Path(output) / variable / scenario / region / name
 

@@ -14,6 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from climaflow.names import check_path_component
+
 DEFAULT_BASE_URL = "https://nex-gddp-cmip6.s3-us-west-2.amazonaws.com/NEX-GDDP-CMIP6"
 DEFAULT_VARIANT_LABEL = "r1i1p1f1"
 DEFAULT_GRID_LABEL = "gn"
@@ -43,6 +45,13 @@ class NexGddpFile:
     grid_label: str = DEFAULT_GRID_LABEL
 
     def __post_init__(self) -> None:
+        for value, what in (
+            (self.model, "model"),
+            (self.scenario, "scenario"),
+            (self.variable, "variable"),
+            (self.variant_label, "variant label"),
+        ):
+            check_path_component(value, what)
         if self.version is not None:
             version_key(self.version)  # validates
 

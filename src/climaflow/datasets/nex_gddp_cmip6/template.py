@@ -18,6 +18,7 @@ import numpy as np
 import xarray as xr
 
 from climaflow.datasets.nex_gddp_cmip6.synthetic import VARIABLE_ATTRS, nex_gddp_grid
+from climaflow.names import check_path_component
 from climaflow.reformat.template import DataVar, Encoding, ProcessingAttrs, Template
 
 TIME_UNITS = "days since 1950-01-01"
@@ -156,6 +157,8 @@ def make_nex_gddp_template(
     shards: tuple[int, ...] | None = NEX_GDDP_SHARDS,
 ) -> NexGddpTemplate:
     """A ``nex-gddp-cmip6`` template; the defaults are the real dataset's."""
+    check_path_component(model, "model")
+    check_path_component(scenario, "scenario")
     return NexGddpTemplate(
         data_vars=nex_gddp_data_vars(variables, chunks, shards),
         model=model,
