@@ -21,6 +21,18 @@ def comma_list(value: str | None) -> list[str] | None:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+#: The keyword arguments :func:`cluster_options` adds and :func:`run_cluster` takes.
+CLUSTER_OPTION_NAMES = (
+    "scheduler",
+    "cluster_kind",
+    "workers",
+    "threads_per_worker",
+    "memory_limit",
+    "dashboard_address",
+    "report",
+)
+
+
 def cluster_options(command: F) -> F:
     """The options of every command that runs on a cluster, passed as ``cluster`` (a dict)."""
     options = [

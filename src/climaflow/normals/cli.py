@@ -7,16 +7,14 @@ comma-separated strings or YAML lists; ``periods`` may map period names to
 """
 
 from collections.abc import Iterable, Mapping
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
 import click
 import yaml
 from click.core import ParameterSource
-from distributed import performance_report
 
-from climaflow.cluster import cluster_client
+from climaflow.cli_common import CLUSTER_OPTION_NAMES, cluster_options, run_cluster
 from climaflow.normals.periods import PERIOD_KINDS, make_periods, parse_year_range
 from climaflow.normals.pipeline import NormalsConfig, Status, run_normals
 from climaflow.normals.regions import get_region
@@ -67,19 +65,7 @@ _REQUIRED = ("input", "output", "model", "variables")
     show_default=True,
     help="Last year taken from historical files in hybrid windows.",
 )
-@click.option(
-    "--scheduler",
-    envvar="DASK_SCHEDULER_ADDRESS",
-    help="Address of a running `dask scheduler` (tcp://host:8786); default: a LocalCluster.",
-)
-@click.option("--workers", type=int, help="LocalCluster worker processes [default: one per core].")
-@click.option("--threads-per-worker", type=int, help="LocalCluster threads per worker.")
-@click.option("--dashboard-address", default=":8787", show_default=True)
-@click.option(
-    "--report",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Save a Dask performance report (HTML) here.",
-)
+@cluster_options
 @click.option("--progress/--no-progress", default=True, show_default=True)
 @click.pass_context
 def normals(ctx: click.Context, config_file: Path | None, **options: Any) -> None:
@@ -92,19 +78,12 @@ def normals(ctx: click.Context, config_file: Path | None, **options: Any) -> Non
     settings = _merge(ctx, options, _read_yaml(config_file) if config_file else {})
     config = _config(settings)
 
-    with cluster_client(
-        settings["scheduler"],
-        n_workers=settings["workers"],
-        threads_per_worker=settings["threads_per_worker"],
-        dashboard_address=settings["dashboard_address"],
-    ) as client:
-        click.echo(f"Dask dashboard: {client.dashboard_link}")
-        report = settings["report"]
-        with performance_report(filename=str(report)) if report else nullcontext():
-            try:
-                summary = run_normals(config, client, show_progress=settings["progress"])
-            except (FileNotFoundError, ValueError) as error:
-                raise click.ClickException(str(error)) from error
+    cluster = {name: settings[name] for name in CLUSTER_OPTION_NAMES}
+    with run_cluster(**cluster, writable_paths=[config.output]) as client:
+        try:
+            summary = run_normals(config, client, show_progress=settings["progress"])
+        except (FileNotFoundError, ValueError) as error:
+            raise click.ClickException(str(error)) from error
 
     for outcome in summary.outcomes:
         if outcome.status in (Status.TOO_FEW_YEARS, Status.FAILED):
