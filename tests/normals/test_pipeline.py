@@ -10,6 +10,7 @@ import netCDF4
 import numpy as np
 import pytest
 import xarray as xr
+from distributed import get_task_stream
 
 from climaflow.datasets.nex_gddp_cmip6.filenames import NexGddpFile
 from climaflow.datasets.nex_gddp_cmip6.synthetic import write_synthetic_nex_gddp_archive
@@ -323,7 +324,8 @@ def test_each_input_is_opened_once_per_variable_and_region(archive, tmp_path, cl
     client.run(count_opens, str(log_dir))
     client.run_on_scheduler(record_keys)
     try:
-        summary = run_normals(run, client)
+        with get_task_stream(client) as stream:
+            summary = run_normals(run, client)
     finally:
         client.run(restore)
         keys = client.run_on_scheduler(recorded_keys)
@@ -342,6 +344,14 @@ def test_each_input_is_opened_once_per_variable_and_region(archive, tmp_path, cl
     assert ("yearsum-tas-AK", "historical", 1990) in keys
     assert len([key for key in keys if key[0] == "yearsum-tas-AK"]) == 25
     assert len([key for key in keys if key[0] == "normals-tas-BOX"]) == 7
+
+    # The lane annotations took effect: AK's 7 batches on the first worker, BOX's on the second.
+    workers = sorted(client.scheduler_info()["workers"])
+    ran_on = {task["key"]: task["worker"] for task in stream.data}
+    for region, worker in (("AK", workers[0]), ("BOX", workers[-1])):
+        batches = [key for key in ran_on if key[0] == f"normals-tas-{region}"]
+        assert len(batches) == 7
+        assert {ran_on[key] for key in batches} == {worker}
 
 
 def test_a_failed_write_is_reported_not_raised(archive, tmp_path, client):

@@ -57,9 +57,6 @@ class YearInput:
     fingerprint: str
     is_zarr: bool = False
 
-    def describe(self) -> str:
-        return f"{self.variable} {self.scenario} {self.year} ({self.location})"
-
 
 @dataclass(frozen=True)
 class InputGrid:

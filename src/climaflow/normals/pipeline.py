@@ -11,6 +11,9 @@ Stages, as Dask task groups named by stage, variable and region:
   consecutive target years, move a running window over the batch's years (one year in, one
   out per target), and write each target's NetCDF file (temporary name, then rename).
 
+Batches run in one lane per worker (loose worker restrictions, see :func:`_batch_tasks`), so
+the years a batch needs are mostly computed where it runs.
+
 Failures are data: a missing or unreadable input year is left out of its windows and named
 in the outcome and a :class:`~climaflow.normals.compute.MissingYearsWarning`; a target short
 of ``min_years`` gets no file and a ``too-few-years`` outcome; a failed write or batch is a
@@ -31,6 +34,7 @@ import dask
 import distributed
 import numpy as np
 import xarray as xr
+from dask.sizeof import sizeof
 from distributed import Client
 
 from climaflow.normals.archive import (
@@ -50,6 +54,7 @@ from climaflow.normals.compute import (
 )
 from climaflow.normals.output import (
     NormalMetadata,
+    OutputCheck,
     check_output,
     normal_dataset,
     normal_path,
@@ -220,6 +225,12 @@ class YearResult:
     error: str | None = None
 
 
+@sizeof.register(YearResult)
+def _sizeof_year_result(result: YearResult) -> int:
+    """Tell Dask's memory management how big a year result is (its arrays)."""
+    return sum(array.nbytes for array in (result.sums, result.counts) if array is not None)
+
+
 @dataclass(frozen=True)
 class _Batch:
     """What a batch task needs besides the year results."""
@@ -355,7 +366,10 @@ def run_normals(
         path for path, check in existing.items() if check.exists and not check.valid
     )
 
-    batches = _batch_tasks(config, plan, to_compute, replacing, _batch_size(config, plan, client))
+    workers = sorted(client.scheduler_info(n_workers=-1)["workers"])
+    batches = _batch_tasks(
+        config, plan, to_compute, replacing, _batch_size(config, plan, client), workers
+    )
     if batches:
         futures = client.compute([task for task, _ in batches], optimize_graph=False)
         if show_progress:
@@ -385,10 +399,14 @@ def default_batch_size(year_nbytes: int, window: int, memory_per_thread: int) ->
     return max(1, min(MAX_BATCH_SIZE, fitting))
 
 
-def reduce_year(source: YearInput, slices: RegionSlices, expected_lat: np.ndarray) -> YearResult:
+def reduce_year(
+    source: YearInput, slices: RegionSlices, expected_lat: np.ndarray, after: object = None
+) -> YearResult:
     """Task: one input year's per-day sums and counts in a region (see :class:`YearResult`).
 
-    Errors (missing variable, corrupt file, other grid...) are returned, not raised.
+    ``after`` is ignored: it is the batch this read waits for, so that reading runs at most
+    two batches ahead of writing. Errors (missing variable, corrupt file, other grid...) are
+    returned, not raised.
     """
     try:
         data = read_year(source, slices)
@@ -459,7 +477,9 @@ def compute_batch(batch: _Batch, *years: YearResult) -> list[TargetOutcome]:
     return outcomes
 
 
-def _check_existing(plan: NormalsPlan, config: NormalsConfig, client: Client) -> dict[Path, Any]:
+def _check_existing(
+    plan: NormalsPlan, config: NormalsConfig, client: Client
+) -> dict[Path, OutputCheck]:
     jobs = [job for job in plan.jobs if job.path.exists()]
     futures = [
         client.submit(
@@ -499,27 +519,39 @@ def _batch_tasks(
     jobs: Sequence[TargetJob],
     replacing: frozenset[Path],
     batch_size: int,
+    workers: Sequence[str],
 ) -> list[tuple[Any, tuple[TargetJob, ...]]]:
-    """One delayed batch task per batch (with its jobs), sharing one year task per input."""
+    """One delayed batch task per batch (with its jobs), sharing one year task per input.
+
+    Batches, ordered by variable, region and first target year, are split into one contiguous
+    lane per worker. Each batch, and each year task it is the first to need, carries a loose
+    restriction to its lane's worker: consecutive batches then find most of their years where
+    they run, instead of fetching half of them from other workers. The year tasks first needed
+    by a lane's batch k wait for its batch k - 2, so reading stays at most two batches ahead
+    and memory does not grow with the number of target years.
+    """
     groups: dict[tuple[str, str, str], list[TargetJob]] = defaultdict(list)
     for job in jobs:
         groups[(job.variable, job.region.name, job.scenario)].append(job)
-
-    year_tasks: dict[tuple[str, str, str, int], Any] = {}
-    batches = []
-    for (variable, region_name, scenario), group in sorted(groups.items()):
-        slices = plan.slices[(variable, region_name)]
-        grid = plan.grids[variable]
-        lat_values = grid.lat[slices.lat_slice]
-        lat = xr.DataArray(
-            lat_values, dims="lat", attrs=_kept(grid.lat_attrs, _KEPT_COORDINATE_ATTRS)
-        )
-        lon = xr.DataArray(
-            slices.lon, dims="lon", attrs=_kept(grid.lon_attrs, _KEPT_COORDINATE_ATTRS)
-        )
+    batches: list[tuple[str, str, str, int, tuple[TargetJob, ...]]] = []
+    for (variable, region_name, scenario), group in groups.items():
         group.sort(key=lambda job: job.target_year)
         for index in range(0, len(group), batch_size):
             batch_jobs = tuple(group[index : index + batch_size])
+            batches.append((variable, region_name, scenario, index // batch_size, batch_jobs))
+    batches.sort(key=lambda b: (b[0], b[1], b[4][0].target_year, b[2]))
+
+    year_tasks: dict[tuple[str, str, str, int], Any] = {}
+    lane_tasks: dict[str | None, list[Any]] = defaultdict(list)
+    tasks = []
+    done = 0
+    for variable, region_name, scenario, index, batch_jobs in batches:
+        lane = workers[done * len(workers) // len(jobs)] if workers else None
+        done += len(batch_jobs)
+        gate = lane_tasks[lane][-2] if len(lane_tasks[lane]) >= 2 else None
+        with dask.annotate(workers=[lane] if lane else None, allow_other_workers=True):
+            slices = plan.slices[(variable, region_name)]
+            grid = plan.grids[variable]
             year_results = []
             for source in sorted(
                 {i for job in batch_jobs for i in job.inputs}, key=lambda i: (i.year, i.scenario)
@@ -529,7 +561,8 @@ def _batch_tasks(
                     year_tasks[key] = dask.delayed(reduce_year, pure=True)(
                         source,
                         slices,
-                        lat_values,
+                        grid.lat[slices.lat_slice],
+                        after=gate,
                         dask_key_name=(
                             f"yearsum-{variable}-{region_name}",
                             source.scenario,
@@ -540,8 +573,14 @@ def _batch_tasks(
             batch = _Batch(
                 jobs=batch_jobs,
                 replacing=frozenset(job.path for job in batch_jobs) & replacing,
-                lat=lat,
-                lon=lon,
+                lat=xr.DataArray(
+                    grid.lat[slices.lat_slice],
+                    dims="lat",
+                    attrs=_kept(grid.lat_attrs, _KEPT_COORDINATE_ATTRS),
+                ),
+                lon=xr.DataArray(
+                    slices.lon, dims="lon", attrs=_kept(grid.lon_attrs, _KEPT_COORDINATE_ATTRS)
+                ),
                 variable_attrs=_kept(grid.variable_attrs, _KEPT_VARIABLE_ATTRS),
                 model=config.model,
                 window=config.window,
@@ -550,10 +589,11 @@ def _batch_tasks(
             task = dask.delayed(compute_batch, pure=True)(
                 batch,
                 *year_results,
-                dask_key_name=(f"normals-{variable}-{region_name}", scenario, index // batch_size),
+                dask_key_name=(f"normals-{variable}-{region_name}", scenario, index),
             )
-            batches.append((task, batch_jobs))
-    return batches
+        lane_tasks[lane].append(task)
+        tasks.append((task, batch_jobs))
+    return tasks
 
 
 def _batch_outcomes(future: distributed.Future, jobs: Sequence[TargetJob]) -> list[TargetOutcome]:
