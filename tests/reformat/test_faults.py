@@ -1,4 +1,4 @@
-"""Real faults during a reformat: HTTP errors, stalls, resets, bad inventories, killed workers.
+"""Real faults during a reformat: HTTP errors, stalls, resets, bad inventories, killed processes.
 
 Transient faults are retried and the store is byte-identical to a clean run's; permanent
 ones end as DownloadFailed with the URL and reason, with NaN only where that file's data
@@ -9,6 +9,8 @@ import hashlib
 import os
 import shutil
 import signal
+import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -22,8 +24,10 @@ from distributed import Client, LocalCluster
 
 from climaflow.datasets.gfs_forecast import GfsForecastRegionJob, make_gfs_template
 from climaflow.datasets.gfs_forecast.synthetic import write_synthetic_gfs_archive
+from climaflow.datasets.nex_gddp_cmip6.synthetic import write_synthetic_nex_gddp_archive
 from climaflow.reformat.region_job import submit_jobs
 from climaflow.reformat.runner import reformat
+from climaflow.reformat.verify import verify_store
 from climaflow.testing.http_server import serve_directory
 
 INITS = [np.datetime64("2024-01-01T00", "ns") + np.timedelta64(6 * i, "h") for i in range(2)]
@@ -184,3 +188,48 @@ def test_a_killed_worker_is_replaced_and_the_store_is_identical(
 
     assert all(not result.failed_files for result in results), victim
     assert shard_digests(store) == shard_digests(clean_store)
+
+
+def test_a_killed_client_leaves_no_torn_shard_and_a_rerun_completes(fault_client, tmp_path):
+    archive = tmp_path / "nex"
+    years = range(2015, 2023)
+    write_synthetic_nex_gddp_archive(
+        archive, scenario="ssp245", variables=("tas",), years=years, resolution_degrees=30.0
+    )
+    args = [
+        str(Path(sys.executable).with_name("climaflow")),
+        "reformat",
+        "nex-gddp-cmip6",
+        "--start",
+        "2015",
+        "--end",
+        "2023",
+        "-o",
+        "scenario=ssp245",
+        "-o",
+        "resolution_degrees=30",
+        "--variables",
+        "tas",
+        "--source-url",
+        str(archive),
+        "--scheduler",
+        fault_client.scheduler.address,
+    ]
+    store, clean = tmp_path / "killed.zarr", tmp_path / "clean.zarr"
+    run = subprocess.Popen([*args, "--store", str(store)], stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while len(list(store.glob("tas/c/*/*/*"))) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    run.send_signal(signal.SIGKILL)
+    run.wait()
+    time.sleep(1)  # tasks already running may still finish their shards
+
+    report = verify_store(store, fault_client)
+    assert not report.variables["tas"].corrupt  # whole-object writes: nothing torn
+    assert len(report.variables["tas"].missing) < len(years)
+
+    subprocess.run([*args, "--store", str(store)], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([*args, "--store", str(clean)], check=True, stdout=subprocess.DEVNULL)
+    assert verify_store(store, fault_client).ok
+    killed = {p.relative_to(store): p.read_bytes() for p in store.glob("tas/c/*/*/*")}
+    assert killed == {p.relative_to(clean): p.read_bytes() for p in clean.glob("tas/c/*/*/*")}

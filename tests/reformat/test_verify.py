@@ -1,5 +1,6 @@
 """verify_store: missing and torn shards, NaN fractions, failed files from run records."""
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -86,3 +87,14 @@ def test_refilling_the_hole_clears_the_failure_and_keeps_other_shards(client, ar
     report = verify_store(store, client)
     assert report.ok and report.failed_files == []
     assert not report.variables["temperature"].nan_fraction.any()
+
+
+def test_a_variable_never_written_is_reported_but_not_a_problem(client, archive, tmp_path):
+    store = tmp_path / "out.zarr"
+    run(client, archive, store, data_vars=["temperature"])
+    report = verify_store(store, client)
+    assert report.ok
+    assert report.variables["precipitation"].never_written
+    assert re.search(r"precipitation +never written \(4 shards\)", report.summary())
+    (store / "temperature" / "c" / "0" / "0" / "0").unlink()
+    assert not verify_store(store, client).ok  # a hole in a written variable is

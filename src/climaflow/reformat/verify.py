@@ -45,6 +45,11 @@ class VariableReport:
     corrupt: list[tuple[tuple[int, ...], str]] = field(default_factory=list)
     nan_fraction: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
+    @property
+    def never_written(self) -> bool:
+        """No shard of this variable exists."""
+        return self.shards > 0 and len(self.missing) == self.shards
+
 
 @dataclass
 class StoreReport:
@@ -57,13 +62,22 @@ class StoreReport:
 
     @property
     def ok(self) -> bool:
-        """No shard is missing or undecodable."""
-        return not any(v.missing or v.corrupt for v in self.variables.values())
+        """No shard is undecodable, and no variable that was written has missing shards.
+
+        A variable with no shard at all was never written (e.g. a run chose other
+        variables): it is reported, not counted as a problem.
+        """
+        return not any(
+            v.corrupt or (v.missing and not v.never_written) for v in self.variables.values()
+        )
 
     def summary(self) -> str:
         """A text table, then the failed source files."""
         lines = [f"{self.store}: {'OK' if self.ok else 'PROBLEMS'}"]
         for report in self.variables.values():
+            if report.never_written:
+                lines.append(f"  {report.name:<38} never written ({report.shards} shards)")
+                continue
             holes = np.flatnonzero(report.nan_fraction > 0)
             lines.append(
                 f"  {report.name:<38} shards {report.shards - len(report.missing) - len(report.corrupt)}"
