@@ -12,7 +12,7 @@ Two kinds of input:
 
 Reading happens inside Dask tasks on workers: :func:`read_year` opens the file (downloading
 it first when remote), cuts the region by index slices and loads only that, holding
-:data:`~climaflow.normals.locks.NETCDF_LOCK` while it touches the file.
+:data:`~climaflow.locks.NETCDF_LOCK` while it touches the file.
 """
 
 import shutil
@@ -34,8 +34,8 @@ from climaflow.datasets.nex_gddp_cmip6.filenames import (
     newest_versions,
     parse_filename,
 )
+from climaflow.locks import NETCDF_LOCK
 from climaflow.normals.calendar import check_calendar, years_and_days
-from climaflow.normals.locks import NETCDF_LOCK
 from climaflow.normals.regions import RegionSlices
 
 TIME_CODER = xr.coders.CFDatetimeCoder(use_cftime=True)

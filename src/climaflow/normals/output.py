@@ -27,10 +27,10 @@ import numpy as np
 import xarray as xr
 
 from climaflow import __version__
+from climaflow.locks import NETCDF_LOCK
 from climaflow.names import check_path_component
 from climaflow.normals.calendar import DAYS_OF_YEAR
 from climaflow.normals.compute import NORMALS_CELL_METHOD
-from climaflow.normals.locks import NETCDF_LOCK
 from climaflow.normals.periods import format_years
 from climaflow.normals.regions import Region
 

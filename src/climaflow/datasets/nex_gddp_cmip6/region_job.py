@@ -7,13 +7,10 @@ import netCDF4
 import numpy as np
 import xarray as xr
 
-# netCDF-C/HDF5 are not thread-safe: take the same lock xarray's netCDF4 backend takes, so
-# reads here never overlap with any other netCDF access in this worker process.
-from xarray.backends.netCDF4_ import NETCDF4_PYTHON_LOCK
-
 from climaflow.datasets.nex_gddp_cmip6.filenames import DEFAULT_BASE_URL, NexGddpFile
 from climaflow.datasets.nex_gddp_cmip6.source_file_coord import NexGddpSourceFileCoord
 from climaflow.datasets.nex_gddp_cmip6.template import NexGddpDataVar, NexGddpTemplate
+from climaflow.locks import NETCDF_LOCK
 from climaflow.reformat.download import DownloadError, download
 from climaflow.reformat.region_job import RegionJob
 from climaflow.reformat.urls import redact_url
@@ -70,7 +67,7 @@ class NexGddpRegionJob(RegionJob[NexGddpDataVar, NexGddpSourceFileCoord]):
 
     def read_data(self, coord: NexGddpSourceFileCoord, data_var: NexGddpDataVar) -> np.ndarray:
         assert coord.downloaded_path is not None
-        with NETCDF4_PYTHON_LOCK, netCDF4.Dataset(coord.downloaded_path) as nc:
+        with NETCDF_LOCK, netCDF4.Dataset(coord.downloaded_path) as nc:
             if data_var.name not in nc.variables:
                 raise ValueError(f"no variable {data_var.name!r} (has {sorted(nc.variables)})")
             variable = nc.variables[data_var.name]
