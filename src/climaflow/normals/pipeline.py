@@ -23,6 +23,7 @@ of ``min_years`` gets no file and a ``too-few-years`` outcome; a failed write or
 import hashlib
 import json
 import logging
+import sys
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -74,6 +75,9 @@ from climaflow.normals.window import WindowAccumulator
 logger = logging.getLogger(__name__)
 
 MAX_BATCH_SIZE = 10
+# How many batches of a lane reading may run ahead of: 2 keeps peak memory flat in the number
+# of target years; 3 ran about 20 % faster on 121 CONUS targets but held 40 % more memory.
+READ_AHEAD_BATCHES = 2
 # Share of a worker thread's memory a batch may plan to hold.
 BATCH_MEMORY_FRACTION = 0.5
 _KEPT_VARIABLE_ATTRS = ("units", "standard_name", "long_name", "cell_methods")
@@ -372,10 +376,12 @@ def run_normals(
     )
     if batches:
         futures = client.compute([task for task, _ in batches], optimize_graph=False)
-        if show_progress:
-            distributed.progress(futures)
-        for future, (_, jobs) in zip(futures, batches, strict=True):
-            summary.outcomes.extend(_batch_outcomes(future, jobs))
+        jobs_of = dict(zip(futures, (jobs for _, jobs in batches), strict=True))
+        progress = _Progress(sum(map(len, jobs_of.values()))) if show_progress else None
+        for future in distributed.as_completed(futures):
+            summary.outcomes.extend(_batch_outcomes(future, jobs_of[future]))
+            if progress:
+                progress.advance(len(jobs_of[future]))
     _warn_skipped_years(summary.outcomes)
     summary.outcomes.sort(key=lambda o: (o.variable, o.region, o.scenario, o.target_year))
     return summary
@@ -405,7 +411,7 @@ def reduce_year(
     """Task: one input year's per-day sums and counts in a region (see :class:`YearResult`).
 
     ``after`` is ignored: it is the batch this read waits for, so that reading runs at most
-    two batches ahead of writing. Errors (missing variable, corrupt file, other grid...) are
+    :data:`READ_AHEAD_BATCHES` batches ahead of writing. Errors (missing variable, corrupt file, other grid...) are
     returned, not raised.
     """
     try:
@@ -527,8 +533,8 @@ def _batch_tasks(
     lane per worker. Each batch, and each year task it is the first to need, carries a loose
     restriction to its lane's worker: consecutive batches then find most of their years where
     they run, instead of fetching half of them from other workers. The year tasks first needed
-    by a lane's batch k wait for its batch k - 2, so reading stays at most two batches ahead
-    and memory does not grow with the number of target years.
+    by a lane's batch k wait for its batch k - :data:`READ_AHEAD_BATCHES`, so reading stays at
+    most that many batches ahead and memory does not grow with the number of target years.
     """
     groups: dict[tuple[str, str, str], list[TargetJob]] = defaultdict(list)
     for job in jobs:
@@ -548,7 +554,8 @@ def _batch_tasks(
     for variable, region_name, scenario, index, batch_jobs in batches:
         lane = workers[done * len(workers) // len(jobs)] if workers else None
         done += len(batch_jobs)
-        gate = lane_tasks[lane][-2] if len(lane_tasks[lane]) >= 2 else None
+        earlier = lane_tasks[lane]
+        gate = earlier[-READ_AHEAD_BATCHES] if len(earlier) >= READ_AHEAD_BATCHES else None
         with dask.annotate(workers=[lane] if lane else None, allow_other_workers=True):
             slices = plan.slices[(variable, region_name)]
             grid = plan.grids[variable]
@@ -594,6 +601,35 @@ def _batch_tasks(
         lane_tasks[lane].append(task)
         tasks.append((task, batch_jobs))
     return tasks
+
+
+class _Progress:
+    """A text progress bar of target years done, drawn on stderr as batches complete.
+
+    (``distributed.progress`` names its scheduler plugin after the keys, so two runs of the same
+    graph at once would replace each other's bar and wait forever.)
+    """
+
+    WIDTH = 40
+
+    def __init__(self, total: int) -> None:
+        self.total, self.done = total, 0
+        self._draw()
+
+    def advance(self, n: int) -> None:
+        self.done += n
+        self._draw()
+
+    def _draw(self) -> None:
+        filled = self.WIDTH * self.done // max(self.total, 1)
+        end = "\n" if self.done >= self.total else ""
+        print(
+            f"\r[{'#' * filled}{' ' * (self.WIDTH - filled)}] "
+            f"{self.done}/{self.total} target years",
+            end=end,
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def _batch_outcomes(future: distributed.Future, jobs: Sequence[TargetJob]) -> list[TargetOutcome]:
