@@ -65,6 +65,7 @@ class NormalsSmall:
     def _api(self) -> None:
         with xr.open_mfdataset(
             self.files,
+            chunks={"time": -1},  # one chunk per yearly file
             decode_times=xr.coders.CFDatetimeCoder(use_cftime=True),
             combine="nested",
             concat_dim="time",

@@ -91,6 +91,16 @@ def test_lazy_inputs_give_lazy_normals_with_one_chunk_per_target():
     xr.testing.assert_allclose(lazy.compute(), eager, rtol=1e-6)
 
 
+def test_inputs_chunked_by_day_are_reduced_one_year_per_task():
+    data = noleap_data(range(1990, 2001), shape=(2, 2)).chunk(time=1)  # as NEX-GDDP files
+    yearly = dayofyear_sums(data)
+    assert yearly.sums.chunks[0] == (1,) * 11
+    normals = daily_normals(data, range(1994, 2001), window=5, min_years=4)
+    assert len(normals.data.__dask_graph__()) < 5 * data.sizes["time"]
+    eager = daily_normals(data.compute(), range(1994, 2001), window=5, min_years=4)
+    xr.testing.assert_allclose(normals.compute(), eager, rtol=1e-6)
+
+
 def test_datasets_keep_time_variables_and_their_attributes():
     tas = noleap_data(range(1990, 1996))
     pr = noleap_data(range(1990, 1996), seed=1, name="pr").assign_attrs(

@@ -79,8 +79,8 @@ def dayofyear_sums(
     obj
         Daily (or finer) data with a ``time_dim`` coordinate of datetimes (numpy or cftime)
         and any other dimensions. For a Dataset, the data variables along ``time_dim`` are
-        reduced and the others dropped. Lazy (dask-backed) inputs give lazy results, one chunk
-        per year.
+        reduced and the others dropped. Lazy (dask-backed) inputs are rechunked to one chunk
+        per year along time (when time is sorted) and give lazy results, one chunk per year.
     engine
         flox engine; ``"numbagg"`` is the fastest for these reductions.
 
@@ -101,6 +101,9 @@ def dayofyear_sums(
         obj = obj.isel({time_dim: kept})
         years, dayofyear = years[kept], dayofyear[kept]
     values_per_day = int(np.unique(years * 1000 + dayofyear, return_counts=True)[1].max())
+    if obj.chunksizes and np.all(np.diff(years) >= 0):
+        # One chunk per year: files chunked by day (as NEX-GDDP's) would give a task per day.
+        obj = obj.chunk({time_dim: tuple(np.unique(years, return_counts=True)[1])})
     dtypes = obj.dtypes.values() if isinstance(obj, xr.Dataset) else [obj.dtype]
     if values_per_day > 1 or not all(np.issubdtype(dtype, np.floating) for dtype in dtypes):
         obj = obj.astype(np.float64)  # sums of several values accumulate in float64
