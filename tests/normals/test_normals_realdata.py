@@ -1,6 +1,7 @@
 """The Python API on real files from public projects (see ../shared/realdata/README.md)."""
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -10,6 +11,19 @@ import xarray as xr
 from climaflow.normals import daily_normals
 
 TIME_CODER = xr.coders.CFDatetimeCoder(use_cftime=True)
+
+
+def open_files(files: list[Path]) -> xr.Dataset:
+    """Consecutive files of one variable, concatenated along time (cftime dates)."""
+    return xr.open_mfdataset(
+        files,
+        decode_times=TIME_CODER,
+        combine="nested",
+        concat_dim="time",
+        data_vars="minimal",
+        coords="minimal",
+        compat="override",
+    )
 
 
 def test_nrcan_1981_2010_normal_at_three_locations(realdata):
@@ -30,15 +44,7 @@ def test_nrcan_1981_2010_normal_at_three_locations(realdata):
 def test_ec_earth_standard_calendar_ending_30_november(realdata):
     """Three real decade files 1980-01-01..2009-11-30 with 29 February in leap years."""
     files = sorted(realdata.glob("miniesgf__tas_day_EC-EARTH_historical_*.nc"))
-    with xr.open_mfdataset(
-        files,
-        decode_times=TIME_CODER,
-        combine="nested",
-        concat_dim="time",
-        data_vars="minimal",
-        coords="minimal",
-        compat="override",
-    ) as ds:
+    with open_files(files) as ds:
         tas = ds.tas
         assert tas.time.dt.calendar == "standard"
         with warnings.catch_warnings():
@@ -73,15 +79,7 @@ def test_ec_earth_standard_calendar_ending_30_november(realdata):
 def test_fgoals_yearly_files_with_pressure_levels(realdata, lazy):
     """Real CMIP6 yearly files, 365_day calendar, ``ta`` on (time, plev, lat, lon)."""
     files = sorted(realdata.glob("esmvalsd__ta_day_FGOALS-g3_historical_*.nc"))
-    with xr.open_mfdataset(
-        files,
-        decode_times=TIME_CODER,
-        combine="nested",
-        concat_dim="time",
-        data_vars="minimal",
-        coords="minimal",
-        compat="override",
-    ) as ds:
+    with open_files(files) as ds:
         ta = ds.ta if lazy else ds.ta.load()
         normals = daily_normals(ta, [2001, 2002], window=2, min_years=2).compute()
         values = ds.ta.values.astype(np.float64)
