@@ -43,10 +43,10 @@ from climaflow.datasets.gfs_forecast import make_gfs_template
 from climaflow.datasets.gfs_forecast.region_job import select_messages
 from climaflow.datasets.gfs_forecast.synthetic import write_synthetic_gfs_archive
 from climaflow.datasets.gfs_forecast.template import gfs_grid
-from climaflow.reformat.grib_index import coalesce_ranges, parse_index
+from climaflow.reformat.grib_index import IndexEntry, coalesce_ranges, parse_index
 from climaflow.reformat.grib_read import read_grib_message
 
-REALDATA = Path("/work/shared/realdata")
+REALDATA = Path(__file__).resolve().parents[1] / "tests" / "data"
 GFS_0P25 = REALDATA / "nwpconsumer__gfs.t06z.pgrb2.0p25.f001"
 GFS_2P5 = REALDATA / "pygrib__gfs.t12z.pgrbf120.2p5deg.grib2"
 SYNTHETIC_LEAD_HOURS = 7  # 5 instantaneous messages and the 6-7 h precipitation bucket
@@ -127,7 +127,9 @@ def synthetic_download(directory: Path, resolution: float) -> tuple[Path, list[M
     )
     template = make_gfs_template(resolution_degrees=resolution)
     entries = parse_index(Path(f"{source}.idx").read_text())
-    chosen = select_messages(entries, template.data_vars, SYNTHETIC_LEAD_HOURS, str(source))
+    selected = select_messages(entries, template.data_vars, SYNTHETIC_LEAD_HOURS, str(source))
+    chosen = [entry for entry in selected.values() if isinstance(entry, IndexEntry)]
+    assert len(chosen) == len(selected), selected
     data = source.read_bytes()
     path = directory / "downloaded.grib2"
     path.write_bytes(b"".join(data[a:b] for a, b in coalesce_ranges(chosen)))

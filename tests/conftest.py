@@ -9,7 +9,7 @@ from distributed import Client, LocalCluster
 
 import climaflow.config  # noqa: F401  (registers climaflow's defaults before overriding them)
 
-REALDATA = Path(__file__).resolve().parents[1].parent / "shared" / "realdata"
+REALDATA = Path(__file__).resolve().parent / "data"
 
 
 @pytest.fixture(scope="session")
@@ -30,7 +30,7 @@ def client() -> Iterator[Client]:
 
 @pytest.fixture(scope="session")
 def realdata() -> Path:
-    """``../shared/realdata``: small real GRIB2 and NetCDF files from public projects."""
+    """``tests/data``: small real GRIB2 and NetCDF files from public projects (see its README)."""
     if not REALDATA.is_dir():
         pytest.fail(f"real test data not found at {REALDATA}")
     return REALDATA
