@@ -135,12 +135,15 @@ def bound_process(
         }
         for j, lead in enumerate(leads):
             lead_hours = int(lead / np.timedelta64(1, "h"))
-            wanted = [v for v in template.data_vars if not (v.is_accumulation and lead_hours == 0)]
+            wanted = [v for v in template.data_vars if v.present_at(lead_hours)]
             path = archive / gfs_file_path(init, lead)
             entries = parse_index(Path(f"{path}.idx").read_text())
-            messages = select_messages(entries, wanted, lead_hours, str(path))
+            messages = select_messages(entries, wanted, lead_hours, f"{path}.idx")
             with path.open("rb") as f:
-                for var, message in zip(wanted, messages, strict=True):
+                for var in wanted:
+                    message = messages[var.name]
+                    if isinstance(message, ValueError):
+                        raise message
                     f.seek(message.start)
                     size = None if message.end is None else message.end - message.start
                     values[var.name][0, j] = _decode(f.read(-1 if size is None else size))

@@ -1,23 +1,33 @@
 """gfs-forecast end to end: real GRIB2 written with eccodes, served over loopback HTTP."""
 
 import hashlib
+import re
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 import xarray as xr
 
-from climaflow.datasets.gfs_forecast import GfsForecastRegionJob, make_gfs_template
+from climaflow.datasets.gfs_forecast import (
+    GfsForecastRegionJob,
+    GfsSourceFileCoord,
+    make_gfs_template,
+)
+from climaflow.datasets.gfs_forecast.source_file_coord import gfs_file_path
 from climaflow.datasets.gfs_forecast.synthetic import (
+    expected_accumulation,
     expected_field,
     expected_precipitation_rate,
     packing_tolerance,
+    precipitation_bucket_start,
     write_synthetic_gfs_archive,
 )
-from climaflow.datasets.gfs_forecast.template import gfs_grid
+from climaflow.datasets.gfs_forecast.template import StatisticWindow, gfs_grid
 from climaflow.reformat.grib_index import parse_index, select
 from climaflow.reformat.runner import reformat
+from climaflow.reformat.template import ProcessingAttrs
 from climaflow.reformat.transforms import max_relative_error
 from climaflow.testing.http_server import serve_directory
 
@@ -108,6 +118,8 @@ def test_two_init_times_hold_the_expected_values(client, server, tmp_path):
 
     precipitation = ds["precipitation_surface"].values
     assert np.isnan(precipitation[:, 0]).all()  # lead 0 has no rate
+    # leads 1-6, whose files hold the 0-L accumulation twice, are there like the others
+    assert not np.isnan(precipitation[:, 1:]).any()
     for i, init in enumerate(INITS[:2]):
         expected = np.stack(
             [expected_precipitation_rate(init, lead, latitudes, longitudes) for lead in LEADS[1:]]
@@ -173,3 +185,183 @@ def test_missing_and_corrupt_files_leave_nan_only_there(client, archive, tmp_pat
     humidity_nan = np.isnan(ds["relative_humidity_2m"].values).all(axis=(2, 3))
     expected_nan[1, 5] = False  # the corrupt file's humidity message is intact
     np.testing.assert_array_equal(humidity_nan, expected_nan)
+
+
+def bucket_deaccumulation(init: np.datetime64, latitudes, longitudes) -> np.ndarray:
+    """Rates at leads 1.. from the exact 6-hour bucket totals, deaccumulated with numpy."""
+    rates = []
+    for lead in LEADS[1:]:
+        start = precipitation_bucket_start(lead)
+        total = expected_accumulation(init, start, lead, latitudes, longitudes)
+        before = (
+            expected_accumulation(init, start, lead - 1, latitudes, longitudes)
+            if lead - 1 > start
+            else 0.0
+        )
+        rates.append((total - before) / 3600.0)
+    return np.stack(rates)
+
+
+ANY_WINDOW = "precipitation_any_window"
+
+
+def template_with_an_ambiguous_variable():
+    """The small template plus APCP with its window left open: one field at leads 1-6 (the
+    two identical lines), two different ones (bucket and total) from lead 7 on."""
+    template = small_template()
+    precipitation = template.data_var("precipitation_surface")
+    ambiguous = replace(
+        precipitation,
+        name=ANY_WINDOW,
+        grib_window=None,
+        processing=ProcessingAttrs(keep_mantissa_bits=7),
+    )
+    return replace(template, data_vars=(*template.data_vars, ambiguous))
+
+
+def test_an_ambiguous_selection_fails_only_that_variable_with_either_engine(
+    client, server, archive, tmp_path
+):
+    template = template_with_an_ambiguous_variable()
+    names = ["temperature_2m", "precipitation_surface", ANY_WINDOW]
+    stores = {}
+    for engine in ("eccodes", "cfgrib"):
+        store = tmp_path / engine / "gfs.zarr"
+        result = reformat(
+            template,
+            GfsForecastRegionJob,
+            store,
+            start=INITS[0],
+            end=INITS[2],
+            client=client,
+            data_vars=names,
+            source_url=server.url,
+            download_dir=store.parent / "downloads",
+            grib_reader=engine,
+        )
+        counts = result.status_counts()
+        assert counts["temperature_2m"] == {"succeeded": 26}
+        assert counts["precipitation_surface"] == {"succeeded": 24}
+        assert counts[ANY_WINDOW] == {"succeeded": 12, "read_failed": 12}
+        assert [r["variable"] for r in result.failed_files] == [ANY_WINDOW] * 12
+        for record in result.failed_files:
+            lead = int(record["url"][-3:])
+            assert 7 <= lead <= 12 and record["status"] == "read_failed"
+            lines = (
+                Path(f"{archive / record['url'].split('/', 3)[-1]}.idx").read_text().splitlines()
+            )
+            numbers = [
+                next(i for i, line in enumerate(lines, 1) if line.endswith(f":APCP:surface:{w}:"))
+                for w in (f"6-{lead} hour acc fcst", f"0-{lead} hour acc fcst")
+            ]
+            assert re.search(
+                rf"\.grib2: {ANY_WINDOW}: {re.escape(record['url'])}\.idx: 2 different "
+                rf"inventory lines match APCP:surface:\(any\)-{lead} hour acc fcst: "
+                rf"line {numbers[0]} \(APCP:surface:6-{lead} hour acc fcst\); "
+                rf"line {numbers[1]} \(APCP:surface:0-{lead} hour acc fcst\)$",
+                record["error"],
+            ), record["error"]
+        stores[engine] = xr.open_zarr(store).load()
+
+    eccodes_ds, cfgrib_ds = stores["eccodes"], stores["cfgrib"]
+    xr.testing.assert_identical(eccodes_ds, cfgrib_ds)
+    latitudes, longitudes = gfs_grid(RESOLUTION)
+    for i, init in enumerate(INITS[:2]):
+        # the other variables of the files where the selection failed are all there
+        expected = np.stack(
+            [expected_field("temperature_2m", init, lead, latitudes, longitudes) for lead in LEADS]
+        )
+        bound = packing_tolerance(expected) + np.abs(expected) * max_relative_error(10)
+        assert (np.abs(eccodes_ds["temperature_2m"].values[i] - expected) <= bound).all()
+        rates = bucket_deaccumulation(init, latitudes, longitudes)
+        bound = 2 * packing_tolerance(rates * 6 * 3600) / 3600 + rates * max_relative_error(7)
+        actual = eccodes_ds["precipitation_surface"].values[i, 1:]
+        assert (np.abs(actual - rates) <= bound).all()
+        # the open window holds the one 0-L field at leads 1-6, nothing from lead 7 on
+        any_window = eccodes_ds[ANY_WINDOW].values[i]
+        assert np.isnan(any_window[0]).all() and np.isnan(any_window[7:]).all()
+        for lead in range(1, 7):
+            expected = expected_accumulation(init, 0, lead, latitudes, longitudes)
+            bound = packing_tolerance(expected) + expected * max_relative_error(7)
+            assert (np.abs(any_window[lead] - expected) <= bound).all(), lead
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        (
+            {"grib_window": StatisticWindow.SINCE_START},
+            "accumulations since_start need reset_frequency None, got 6 hours",
+        ),
+        (
+            {"processing": ProcessingAttrs(deaccumulate_to_rate=True)},
+            "accumulations since_reset need reset_frequency 6 hours, got None",
+        ),
+        (
+            {"grib_bucket_hours": 3},
+            "accumulations since_reset need reset_frequency 3 hours, got 6 hours",
+        ),
+        ({"grib_window": None}, "only an accumulation over a declared window"),
+        ({"grib_step_type": "avg"}, "only an accumulation over a declared window"),
+        ({"grib_step_type": "mean"}, "grib_step_type 'mean' is not 'instant' or one of"),
+    ],
+)
+def test_the_declared_window_agrees_with_the_deaccumulation(changes, message):
+    precipitation = small_template().data_var("precipitation_surface")
+    assert precipitation.grib_window is StatisticWindow.SINCE_RESET
+    assert precipitation.processing.reset_frequency == np.timedelta64(6, "h")
+    with pytest.raises(ValueError, match=re.escape(message)):
+        replace(precipitation, **changes)
+    since_start = replace(
+        precipitation,
+        grib_window=StatisticWindow.SINCE_START,
+        processing=ProcessingAttrs(deaccumulate_to_rate=True, reset_frequency=None),
+    )
+    assert [since_start.grib_keys(lead).step_range for lead in (1, 7, 24)] == ["0-1", "0-7", "0-24"]
+    assert [precipitation.grib_keys(lead).step_range for lead in (1, 6, 7, 24)] == [
+        "0-1",
+        "0-6",
+        "6-7",
+        "18-24",
+    ]
+
+
+def test_a_file_where_no_variable_is_singled_out_fails_its_download(archive, tmp_path):
+    template = template_with_an_ambiguous_variable()
+    job = GfsForecastRegionJob(
+        template=template,
+        store=tmp_path / "unused.zarr",
+        append_dim_end=INITS[1],
+        region=slice(0, 1),
+        source_url=str(archive),
+        download_dir=tmp_path / "downloads",
+    )
+
+    def coord(lead: int, *names: str) -> GfsSourceFileCoord:
+        return GfsSourceFileCoord(
+            base_url=str(archive),
+            init_time=INITS[0],
+            lead_time=np.timedelta64(lead, "h"),
+            data_var_names=names,
+        )
+
+    with pytest.raises(ValueError, match=rf"^{ANY_WINDOW}: .*f007\.idx: 2 different inventory"):
+        job.download_file(coord(7, ANY_WINDOW))
+    downloaded = job.download_file(coord(7, "temperature_2m", ANY_WINDOW))
+    assert [name for name, _ in downloaded.selection_errors] == [ANY_WINDOW]
+    read = job.read_file(downloaded, [template.data_var(n) for n in downloaded.data_var_names])
+    assert isinstance(read[ANY_WINDOW], ValueError)
+    assert str(read[ANY_WINDOW]) == dict(downloaded.selection_errors)[ANY_WINDOW]
+    latitudes, longitudes = gfs_grid(RESOLUTION)
+    expected = expected_field("temperature_2m", INITS[0], 7, latitudes, longitudes)
+    assert np.abs(read["temperature_2m"] - expected).max() <= packing_tolerance(expected)
+    # at leads 1-6 the two identical lines are one field: one message fetched
+    downloaded = job.download_file(coord(3, ANY_WINDOW))
+    assert downloaded.selection_errors == ()
+    read = job.read_file(downloaded, [template.data_var(ANY_WINDOW)])[ANY_WINDOW]
+    expected = expected_accumulation(INITS[0], 0, 3, latitudes, longitudes)
+    assert np.abs(read - expected).max() <= packing_tolerance(expected)
+    assert (
+        downloaded.downloaded_path.stat().st_size
+        < (archive / gfs_file_path(INITS[0], np.timedelta64(3, "h"))).stat().st_size / 10
+    )

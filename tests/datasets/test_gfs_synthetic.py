@@ -12,12 +12,14 @@ import pytest
 import xarray as xr
 
 from climaflow.datasets.gfs_forecast.synthetic import (
+    CONVECTIVE_FRACTION,
     DEFAULT_VARIABLES,
     DISTRACTOR_VARIABLES,
     VARIABLES,
     expected_accumulation,
     expected_field,
     expected_precipitation_rate,
+    expected_values,
     gfs_grid,
     gfs_relative_path,
     messages_for_lead,
@@ -25,7 +27,7 @@ from climaflow.datasets.gfs_forecast.synthetic import (
     precipitation_bucket_start,
     write_synthetic_gfs_archive,
 )
-from climaflow.reformat.grib_index import parse_index, select
+from climaflow.reformat.grib_index import parse_forecast, parse_index, select
 
 RESOLUTION = 2.5
 INITS = [np.datetime64("2024-01-01T00"), datetime(2024, 1, 1, 6)]
@@ -136,28 +138,50 @@ def test_noaa_layout(archive: tuple[Path, list[Path]]) -> None:
 
 
 def test_message_plan_follows_gfs() -> None:
-    def plan(lead: int) -> list[tuple[str, str]]:
-        return [(m.variable.idx_variable, m.idx_forecast) for m in messages_for_lead(lead)]
+    def plan(lead: int) -> list[str]:
+        return [m.idx_line for m in messages_for_lead(lead)]
 
     assert plan(0) == [
-        ("PRMSL", "anl"),
-        ("TMP", "anl"),
-        ("HGT", "anl"),
-        ("TMP", "anl"),
-        ("RH", "anl"),
-        ("UGRD", "anl"),
-        ("VGRD", "anl"),
+        "PRMSL:mean sea level:anl:",
+        "TMP:2 mb:anl:",
+        "HGT:500 mb:anl:",
+        "TMP:850 mb:anl:",
+        "TMP:2 m above ground:anl:",
+        "RH:2 m above ground:anl:",
+        "UGRD:10 m above ground:anl:",
+        "VGRD:10 m above ground:anl:",
+        "PRATE:surface:anl:",  # and no accumulation or average at all, as real f000
     ]
-    assert plan(1)[-1] == ("APCP", "0-1 hour acc fcst")
-    assert plan(6)[-2:] == [("VGRD", "6 hour fcst"), ("APCP", "0-6 hour acc fcst")]
-    assert plan(7)[-2:] == [("APCP", "6-7 hour acc fcst"), ("APCP", "0-7 hour acc fcst")]
-    assert plan(12)[-2:] == [("APCP", "6-12 hour acc fcst"), ("APCP", "0-12 hour acc fcst")]
-    assert plan(13)[-2:] == [("APCP", "12-13 hour acc fcst"), ("APCP", "0-13 hour acc fcst")]
-    # wgrib2 writes whole-day windows in days, as in real GFS f024 inventories.
-    assert plan(24)[-2:] == [("APCP", "18-24 hour acc fcst"), ("APCP", "0-1 day acc fcst")]
-    assert plan(48)[-2:] == [("APCP", "42-48 hour acc fcst"), ("APCP", "0-2 day acc fcst")]
-    assert plan(24)[0] == ("PRMSL", "24 hour fcst")
-    assert [m.step_range for m in messages_for_lead(7)][-3:] == ["7", "6-7", "0-7"]
+    statistics = {
+        # lead: the lines after the instantaneous ones; at 1..6 the bucket is the total
+        1: ["0-1 hour ave", "0-1 hour acc", "0-1 hour acc", "0-1 hour acc", "0-1 hour acc"],
+        6: ["0-6 hour ave", "0-6 hour acc", "0-6 hour acc", "0-6 hour acc", "0-6 hour acc"],
+        7: ["6-7 hour ave", "6-7 hour acc", "0-7 hour acc", "6-7 hour acc", "0-7 hour acc"],
+        12: ["6-12 hour ave", "6-12 hour acc", "0-12 hour acc", "6-12 hour acc", "0-12 hour acc"],
+        13: [
+            "12-13 hour ave",
+            "12-13 hour acc",
+            "0-13 hour acc",
+            "12-13 hour acc",
+            "0-13 hour acc",
+        ],
+        # wgrib2 writes whole-day windows in days, as in real GFS f024 inventories
+        24: ["18-24 hour ave", "18-24 hour acc", "0-1 day acc", "18-24 hour acc", "0-1 day acc"],
+        48: ["42-48 hour ave", "42-48 hour acc", "0-2 day acc", "42-48 hour acc", "0-2 day acc"],
+    }
+    for lead, windows in statistics.items():
+        names = ["PRATE", "APCP", "APCP", "ACPCP", "ACPCP"]
+        expected = [f"{n}:surface:{w} fcst:" for n, w in zip(names, windows, strict=True)]
+        assert plan(lead)[9:] == expected, lead
+        assert plan(lead)[:9] == [line.replace(":anl:", f":{lead} hour fcst:") for line in plan(0)]
+    assert [m.step_range for m in messages_for_lead(7)][-6:] == [
+        "7",
+        "6-7",
+        "6-7",
+        "0-7",
+        "6-7",
+        "0-7",
+    ]
     assert [precipitation_bucket_start(h) for h in (1, 6, 7, 12, 13, 24, 25)] == [
         0,
         0,
@@ -176,14 +200,18 @@ def test_message_plan_follows_gfs() -> None:
 def test_eccodes_keys_of_every_message(archive: tuple[Path, list[Path]]) -> None:
     root, _ = archive
     expected_keys = {
-        "prmsl": ("meanSea", 0, "Pa", (0, 3, 1), 101),
-        "t": ("isobaricInhPa", 2, "K", (0, 0, 0), 100),
-        "gh": ("isobaricInhPa", 500, "gpm", (0, 3, 5), 100),
-        "2t": ("heightAboveGround", 2, "K", (0, 0, 0), 103),
-        "2r": ("heightAboveGround", 2, "%", (0, 1, 1), 103),
-        "10u": ("heightAboveGround", 10, "m s**-1", (0, 2, 2), 103),
-        "10v": ("heightAboveGround", 10, "m s**-1", (0, 2, 3), 103),
-        "tp": ("surface", 0, "kg m**-2", (0, 1, 8), 1),
+        "pressure_reduced_to_mean_sea_level": ("meanSea", 0, "Pa", (0, 3, 1), 101),
+        "temperature_2hpa": ("isobaricInhPa", 2, "K", (0, 0, 0), 100),
+        "geopotential_height_500hpa": ("isobaricInhPa", 500, "gpm", (0, 3, 5), 100),
+        "temperature_850hpa": ("isobaricInhPa", 850, "K", (0, 0, 0), 100),
+        "temperature_2m": ("heightAboveGround", 2, "K", (0, 0, 0), 103),
+        "relative_humidity_2m": ("heightAboveGround", 2, "%", (0, 1, 1), 103),
+        "wind_u_10m": ("heightAboveGround", 10, "m s**-1", (0, 2, 2), 103),
+        "wind_v_10m": ("heightAboveGround", 10, "m s**-1", (0, 2, 3), 103),
+        "precipitation_rate": ("surface", 0, "kg m**-2 s**-1", (0, 1, 7), 1),
+        "precipitation_rate_average": ("surface", 0, "kg m**-2 s**-1", (0, 1, 7), 1),
+        "precipitation_surface": ("surface", 0, "kg m**-2", (0, 1, 8), 1),
+        "convective_precipitation": ("surface", 0, "kg m**-2", (0, 1, 10), 1),
     }
     for init, init_date, init_time in ((INITS[0], 20240101, 0), (INITS[1], 20240101, 600)):
         for lead in (0, 1, 6, 7, 13):
@@ -192,7 +220,7 @@ def test_eccodes_keys_of_every_message(archive: tuple[Path, list[Path]]) -> None
             assert [m["shortName"] for m in messages] == [p.variable.short_name for p in planned]
             assert [m["stepRange"] for m in messages] == [p.step_range for p in planned]
             for message, plan in zip(messages, planned, strict=True):
-                type_of_level, level, units, triple, surface = expected_keys[message["shortName"]]
+                type_of_level, level, units, triple, surface = expected_keys[plan.variable.name]
                 assert message["typeOfLevel"] == type_of_level
                 assert message["level"] == level
                 assert message["units"] == units
@@ -210,8 +238,8 @@ def test_eccodes_keys_of_every_message(archive: tuple[Path, list[Path]]) -> None
                 valid = datetime(2024, 1, 1, init_time // 100) + timedelta(hours=lead)
                 assert message["validityDate"] == int(f"{valid:%Y%m%d}")
                 assert message["validityTime"] == valid.hour * 100
-                if plan.variable.step_type == "accum":
-                    assert message["stepType"] == "accum"
+                if plan.variable.step_type != "instant":
+                    assert message["stepType"] == plan.variable.step_type
                     assert message["productDefinitionTemplateNumber"] == 8
                     assert message["startStep"] == plan.start_step
                 else:
@@ -228,10 +256,7 @@ def test_values_match_expected_fields_within_packing(archive: tuple[Path, list[P
             for message, plan in zip(
                 read_messages(grib_path(root, init, lead)), messages_for_lead(lead), strict=True
             ):
-                if plan.variable.step_type == "accum":
-                    expected = expected_accumulation(init, plan.start_step, plan.end_step, lat, lon)
-                else:
-                    expected = expected_field(plan.variable.name, init, lead, lat, lon)
+                expected = expected_values(plan, init, lat, lon)
                 tolerance = packing_tolerance(expected, 16)
                 error = np.abs(message["values"] - expected).max()
                 assert error <= tolerance, (plan.variable.name, lead, error, tolerance)
@@ -250,6 +275,8 @@ def test_realistic_magnitudes() -> None:
         "wind_v_10m": (-30, 30),
         "geopotential_height_500hpa": (4800, 6000),
         "temperature_2hpa": (200, 260),
+        "temperature_850hpa": (235, 295),
+        "precipitation_rate": (0, 5e-4),
     }
     for name, (low, high) in ranges.items():
         for lead in (0, 7, 120, 384):
@@ -331,12 +358,7 @@ def test_noisy_archive_matches_noisy_expectations(tmp_path: Path) -> None:
     lat, lon = gfs_grid(5)
     for message, plan in zip(read_messages(path), messages_for_lead(8), strict=True):
         assert message["bitsPerValue"] == 24
-        if plan.variable.step_type == "accum":
-            expected = expected_accumulation(
-                init, plan.start_step, plan.end_step, lat, lon, noise_seed=7
-            )
-        else:
-            expected = expected_field(plan.variable.name, init, 8, lat, lon, noise_seed=7)
+        expected = expected_values(plan, init, lat, lon, noise_seed=7)
         assert np.abs(message["values"] - expected).max() <= packing_tolerance(expected, 24)
 
 
@@ -353,23 +375,32 @@ def test_idx_text_is_wgrib2_format(archive: tuple[Path, list[Path]]) -> None:
         f"1:{offsets[0]}:d=2024010106:PRMSL:mean sea level:7 hour fcst:",
         f"2:{offsets[1]}:d=2024010106:TMP:2 mb:7 hour fcst:",
         f"3:{offsets[2]}:d=2024010106:HGT:500 mb:7 hour fcst:",
-        f"4:{offsets[3]}:d=2024010106:TMP:2 m above ground:7 hour fcst:",
-        f"5:{offsets[4]}:d=2024010106:RH:2 m above ground:7 hour fcst:",
-        f"6:{offsets[5]}:d=2024010106:UGRD:10 m above ground:7 hour fcst:",
-        f"7:{offsets[6]}:d=2024010106:VGRD:10 m above ground:7 hour fcst:",
-        f"8:{offsets[7]}:d=2024010106:APCP:surface:6-7 hour acc fcst:",
-        f"9:{offsets[8]}:d=2024010106:APCP:surface:0-7 hour acc fcst:",
+        f"4:{offsets[3]}:d=2024010106:TMP:850 mb:7 hour fcst:",
+        f"5:{offsets[4]}:d=2024010106:TMP:2 m above ground:7 hour fcst:",
+        f"6:{offsets[5]}:d=2024010106:RH:2 m above ground:7 hour fcst:",
+        f"7:{offsets[6]}:d=2024010106:UGRD:10 m above ground:7 hour fcst:",
+        f"8:{offsets[7]}:d=2024010106:VGRD:10 m above ground:7 hour fcst:",
+        f"9:{offsets[8]}:d=2024010106:PRATE:surface:7 hour fcst:",
+        f"10:{offsets[9]}:d=2024010106:PRATE:surface:6-7 hour ave fcst:",
+        f"11:{offsets[10]}:d=2024010106:APCP:surface:6-7 hour acc fcst:",
+        f"12:{offsets[11]}:d=2024010106:APCP:surface:0-7 hour acc fcst:",
+        f"13:{offsets[12]}:d=2024010106:ACPCP:surface:6-7 hour acc fcst:",
+        f"14:{offsets[13]}:d=2024010106:ACPCP:surface:0-7 hour acc fcst:",
     ]
     f000 = grib_path(root, INITS[0], 0)
     text = f000.with_name(f000.name + ".idx").read_text()
     assert text.startswith("1:0:d=2024010100:PRMSL:mean sea level:anl:\n")
-    assert "APCP" not in text
-    assert text.endswith(":VGRD:10 m above ground:anl:\n")
+    assert "APCP" not in text and "ACPCP" not in text and " ave " not in text
+    assert [line.split(":", 3)[3] for line in text.splitlines()][-2:] == [
+        "VGRD:10 m above ground:anl:",
+        "PRATE:surface:anl:",
+    ]
 
 
 def test_idx_byte_ranges_decode_to_the_right_messages(archive: tuple[Path, list[Path]]) -> None:
     _, paths = archive
-    by_idx = {(v.idx_variable, v.idx_level): v for v in VARIABLES.values()}
+    step_types = {None: "instant", "acc": "accum", "ave": "avg"}
+    by_idx = {(v.idx_variable, v.idx_level, v.step_type): v for v in VARIABLES.values()}
     for path in paths:
         data = path.read_bytes()
         entries = parse_index(path.with_name(path.name + ".idx").read_text())
@@ -380,18 +411,15 @@ def test_idx_byte_ranges_decode_to_the_right_messages(archive: tuple[Path, list[
         for entry in entries:
             chunk = data[entry.start : entry.end]
             assert chunk[:4] == b"GRIB" and chunk[-4:] == b"7777"
+            forecast = parse_forecast(entry.forecast)
             handle = eccodes.codes_new_from_message(chunk)
             try:
-                variable = by_idx[(entry.variable, entry.level)]
+                step_type = eccodes.codes_get(handle, "stepType")
+                assert step_type == step_types[forecast.statistic]
+                variable = by_idx[(entry.variable, entry.level, step_type)]
                 assert eccodes.codes_get(handle, "shortName") == variable.short_name
-                step_range = eccodes.codes_get(handle, "stepRange")
-                if entry.forecast == "anl":
-                    assert step_range == "0"
-                elif entry.forecast.endswith(" hour acc fcst"):
-                    assert step_range == entry.forecast.removesuffix(" hour acc fcst")
-                else:
-                    assert f"{step_range} hour fcst" == entry.forecast
-                assert eccodes.codes_get(handle, "endStep") == lead
+                assert eccodes.codes_get(handle, "startStep") == forecast.start_hours
+                assert eccodes.codes_get(handle, "endStep") == forecast.end_hours == lead
             finally:
                 eccodes.codes_release(handle)
 
@@ -473,8 +501,8 @@ def test_cfgrib_reads_both_precipitation_messages(archive: tuple[Path, list[Path
             expected = expected_accumulation(INITS[0], start, 13, lat, lon)
             tolerance = packing_tolerance(expected) + F32 * np.abs(expected).max()
             assert np.abs(ds.tp.values - expected).max() <= tolerance
-    # Filtering on the level alone, cfgrib silently keeps only the first of the two messages.
-    with open_cfgrib(path, typeOfLevel="surface") as ds:
+    # Filtering on the keys but the step range, cfgrib silently keeps only the first message.
+    with open_cfgrib(path, shortName="tp", typeOfLevel="surface", stepType="accum") as ds:
         expected = expected_accumulation(INITS[0], 12, 13, lat, lon)
         assert np.abs(ds.tp.values - expected).max() <= 1e-3
 
@@ -486,12 +514,11 @@ def test_deaccumulated_apcp_equals_the_rate(archive: tuple[Path, list[Path]]) ->
         buckets: dict[int, np.ndarray] = {}
         totals: dict[int, np.ndarray] = {}
         for lead in LEADS[1:]:
-            for message in read_messages(grib_path(root, init, lead)):
-                if message["shortName"] == "tp":
-                    target = totals if message["startStep"] == 0 and lead > 6 else buckets
-                    target[lead] = message["values"]
-        assert sorted(buckets) == LEADS[1:]
-        assert sorted(totals) == [lead for lead in LEADS if lead > 6]
+            tp = [m for m in read_messages(grib_path(root, init, lead)) if m["shortName"] == "tp"]
+            bucket, total = tp  # the bucket first, then the total since the start
+            assert bucket["startStep"] == precipitation_bucket_start(lead)
+            assert total["startStep"] == 0
+            buckets[lead], totals[lead] = bucket["values"], total["values"]
         for lead in LEADS[1:]:
             bucket_start = precipitation_bucket_start(lead)
             previous = buckets[lead - 1] if lead - 1 > bucket_start else 0.0
@@ -504,6 +531,54 @@ def test_deaccumulated_apcp_equals_the_rate(archive: tuple[Path, list[Path]]) ->
             # The running total is the sum of the completed buckets and the current one.
             summed = buckets[lead] + sum(buckets[b] for b in range(6, lead, 6))
             assert np.abs(total - summed).max() <= 4 * packing_tolerance(total)
+
+
+def test_statistics_agree_with_the_hourly_rates_through_day_units(tmp_path: Path) -> None:
+    init = datetime(2024, 3, 1, 18)
+    leads = range(1, 26)
+    paths = write_synthetic_gfs_archive(tmp_path, [init], leads, resolution_degrees=5)
+    lat, lon = gfs_grid(5)
+    rates = {h: expected_precipitation_rate(init, h, lat, lon) for h in leads}
+
+    def accumulated(start: int, end: int) -> np.ndarray:
+        return sum(rates[h] * 3600.0 for h in range(start + 1, end + 1))
+
+    for lead, path in zip(leads, paths, strict=True):
+        lines = [line.split(":", 3)[3] for line in Path(f"{path}.idx").read_text().splitlines()]
+        data = path.read_bytes()
+        entries = parse_index(Path(f"{path}.idx").read_text())
+        messages = read_messages(path)
+        bucket = precipitation_bucket_start(lead)
+        # Bucket then total since the start, for APCP and ACPCP; the total at whole days in days.
+        total = f"0-{lead // 24} day" if lead % 24 == 0 else f"0-{lead} hour"
+        assert lines[-5:] == [
+            f"PRATE:surface:{bucket}-{lead} hour ave fcst:",
+            f"APCP:surface:{bucket}-{lead} hour acc fcst:",
+            f"APCP:surface:{total} acc fcst:",
+            f"ACPCP:surface:{bucket}-{lead} hour acc fcst:",
+            f"ACPCP:surface:{total} acc fcst:",
+        ]
+        average, apcp_bucket, apcp_total, acpcp_bucket, acpcp_total = messages[-5:]
+        expectations = [
+            (average, accumulated(bucket, lead) / ((lead - bucket) * 3600.0)),
+            (apcp_bucket, accumulated(bucket, lead)),
+            (apcp_total, accumulated(0, lead)),
+            (acpcp_bucket, CONVECTIVE_FRACTION * accumulated(bucket, lead)),
+            (acpcp_total, CONVECTIVE_FRACTION * accumulated(0, lead)),
+        ]
+        for message, expected in expectations:
+            assert np.abs(message["values"] - expected).max() <= packing_tolerance(expected)
+        assert [m["stepRange"] for m in messages[-5:]] == [
+            f"{bucket}-{lead}",
+            f"{bucket}-{lead}",
+            f"0-{lead}",
+            f"{bucket}-{lead}",
+            f"0-{lead}",
+        ]
+        if lead <= 6:  # the bucket is the total: the same line and the same bytes, twice
+            for first, second in (entries[-4:-2], entries[-2:]):
+                assert first.search_string == second.search_string
+                assert data[first.start : first.end] == data[second.start : second.end]
 
 
 # ------------------------------------------------------------------------------- options

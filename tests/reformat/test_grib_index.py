@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import urllib.request
+from collections import Counter
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -11,13 +13,20 @@ import eccodes
 import numpy as np
 import pytest
 
+from climaflow.datasets.gfs_forecast import GfsDataVar, make_gfs_template
+from climaflow.datasets.gfs_forecast.region_job import select_message, select_messages
+from climaflow.datasets.gfs_forecast.template import StatisticWindow
 from climaflow.reformat.grib_index import (
+    ForecastTime,
     IndexEntry,
     coalesce_ranges,
+    drop_duplicate_lines,
     http_range_header,
+    parse_forecast,
     parse_index,
     select,
 )
+from climaflow.reformat.template import ProcessingAttrs
 from climaflow.testing import serve_directory
 
 GFS_F000 = "reformatters__gfs.t00z.pgrb2.0p25.f000.idx"
@@ -172,6 +181,262 @@ def test_select_forecast_pattern_does_not_match_substrings() -> None:
         e.message_number for e in select(entries, "TMP", "2 m above ground", "(weird) fcst")
     ] == ["4"]
     assert select(entries, "TMP", "2 m above ground", "(unbalanced") == []
+
+
+# ------------------------------------------------------------------------ forecast fields
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("anl", ForecastTime(0, 0)),
+        ("7 hour fcst", ForecastTime(7, 7)),
+        ("24 hour fcst", ForecastTime(24, 24)),
+        ("432 hour fcst", ForecastTime(432, 432)),
+        ("1 day fcst", ForecastTime(24, 24)),
+        ("30 min fcst", ForecastTime(0.5, 0.5)),
+        ("6-7 hour acc fcst", ForecastTime(6, 7, "acc")),
+        ("0-7 hour acc fcst", ForecastTime(0, 7, "acc")),
+        ("0-6 hour acc fcst", ForecastTime(0, 6, "acc")),
+        ("18-24 hour acc fcst", ForecastTime(18, 24, "acc")),
+        ("0-1 day acc fcst", ForecastTime(0, 24, "acc")),
+        ("0-2 day acc fcst", ForecastTime(0, 48, "acc")),
+        ("1-2 day ave fcst", ForecastTime(24, 48, "ave")),
+        ("6-7 hour ave fcst", ForecastTime(6, 7, "ave")),
+        ("6-7 hour max fcst", ForecastTime(6, 7, "max")),
+        ("6-7 hour min fcst", ForecastTime(6, 7, "min")),
+        ("120-123 hour acc fcst", ForecastTime(120, 123, "acc")),
+        ("426-432 hour max fcst", ForecastTime(426, 432, "max")),
+        ("0-90 min acc fcst", ForecastTime(0, 1.5, "acc")),
+    ],
+)
+def test_parse_forecast_fields_into_hours(text: str, expected: ForecastTime) -> None:
+    assert parse_forecast(text) == expected
+    (entry,) = parse_index(f"1:0:d=2025080100:APCP:surface:{text}:ENS=+1")
+    assert entry.forecast_time == expected
+    assert entry.extra == "ENS=+1"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "74-180 hour ave@(fcst,dt=10 hour)",
+        "ensemble acc-3 valid 174 hour",
+        "0-1 month ave fcst",
+        "2 hour-(4 day+2 hour) acc fcst",
+        "7-6 hour acc fcst",
+        "7 hour",
+        "",
+    ],
+)
+def test_unsupported_forecast_fields(text: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(repr(text))):
+        parse_forecast(text)
+    (entry,) = parse_index(f"1:0:d=2025080100:APCP:surface:{text}:")
+    assert entry.forecast_time is None
+
+
+def test_forecast_fields_of_the_real_inventories(realdata: Path) -> None:
+    def times(name: str) -> Counter[ForecastTime | None]:
+        return Counter(entry.forecast_time for entry in load(realdata, name))
+
+    assert times(GFS_F000) == {ForecastTime(0, 0): 696}
+    assert times(GFS_F007) == {
+        ForecastTime(7, 7): 701,
+        ForecastTime(6, 7, "acc"): 3,  # APCP, ACPCP, WATR
+        ForecastTime(0, 7, "acc"): 2,  # APCP, ACPCP
+        ForecastTime(6, 7, "ave"): 35,
+        ForecastTime(6, 7, "max"): 1,
+        ForecastTime(6, 7, "min"): 1,
+    }
+    # GEFS files hold only the bucket since the last 6-hourly reset
+    assert times(GEFS_CTL) == {
+        ForecastTime(432, 432): 70,
+        ForecastTime(426, 432, "acc"): 1,
+        ForecastTime(426, 432, "ave"): 12,
+        ForecastTime(426, 432, "max"): 1,
+        ForecastTime(426, 432, "min"): 1,
+    }
+    assert times(GEFS_P01) == {
+        ForecastTime(15, 15): 23,
+        ForecastTime(12, 15, "acc"): 1,
+        ForecastTime(12, 15, "ave"): 12,
+        ForecastTime(12, 15, "max"): 1,
+        ForecastTime(12, 15, "min"): 1,
+    }
+    assert times(WAVE + ".idx") == {ForecastTime(0, 0): 19}
+
+
+def _real_lines_at(realdata: Path, lead: int) -> str:
+    """Lines 592-600 of the real f007 inventory as GFS writes them at ``lead`` (1-24)."""
+    lines = (realdata / GFS_F007).read_text().splitlines()[591:600]
+    bucket = (lead - 1) // 6 * 6
+    total = f"0-{lead // 24} day" if lead % 24 == 0 else f"0-{lead} hour"
+    return "\n".join(
+        line.replace(":6-7 hour", f":{bucket}-{lead} hour")
+        .replace(":0-7 hour", f":{total}")
+        .replace(":7 hour fcst", f":{lead} hour fcst")
+        for line in lines
+    )
+
+
+@pytest.mark.parametrize("lead", range(1, 7))
+def test_duplicate_lines_at_leads_1_to_6_are_one_field(realdata: Path, lead: int) -> None:
+    entries = parse_index(_real_lines_at(realdata, lead))
+    apcp = select(entries, "APCP", "surface")
+    assert [e.search_string for e in apcp] == [f":APCP:surface:0-{lead} hour acc fcst:"] * 2
+    unique = drop_duplicate_lines(entries)
+    assert [e.line_number for e in unique] == [1, 2, 3, 4, 5, 7, 9]  # the first of each pair
+    assert [e.describe() for e in unique if e.variable in ("APCP", "ACPCP")] == [
+        f"line 5 (APCP:surface:0-{lead} hour acc fcst)",
+        f"line 7 (ACPCP:surface:0-{lead} hour acc fcst)",
+    ]
+    assert {e.forecast_time for e in drop_duplicate_lines(apcp)} == {ForecastTime(0, lead, "acc")}
+
+
+def test_day_units_at_lead_24(realdata: Path) -> None:
+    entries = parse_index(_real_lines_at(realdata, 24))
+    assert [(e.forecast, e.forecast_time) for e in select(entries, "APCP", "surface")] == [
+        ("18-24 hour acc fcst", ForecastTime(18, 24, "acc")),
+        ("0-1 day acc fcst", ForecastTime(0, 24, "acc")),
+    ]
+    assert drop_duplicate_lines(entries) == entries
+    (prate,) = [e for e in entries if e.forecast_time == ForecastTime(24, 24)][1:]
+    assert prate.search_string == ":PRATE:surface:24 hour fcst:"
+
+
+def test_duplicates_differ_in_nothing_but_number_and_offset() -> None:
+    entries = parse_index(
+        "\n".join(
+            [
+                "1:0:d=2025080100:APCP:surface:0-6 hour acc fcst:",
+                "2:10:d=2025080100:APCP:surface:0-6 hour acc fcst:ENS=+1",
+                "3:20:d=2025080100:APCP:surface:0-6 hour acc fcst:",
+                "4:30:d=2025080106:APCP:surface:0-6 hour acc fcst:",
+                "5:40:d=2025080100:APCP:surface:0-6 hour ave fcst:",
+                "6:50:d=2025080100:ACPCP:surface:0-6 hour acc fcst:",
+            ]
+        )
+    )
+    assert [e.message_number for e in drop_duplicate_lines(entries)] == ["1", "2", "4", "5", "6"]
+
+
+# ------------------------------------------------------- the gfs-forecast template's selection
+
+PRECIPITATION = make_gfs_template().data_var("precipitation_surface")
+SINCE_START = replace(
+    PRECIPITATION,
+    name="precipitation_since_start",
+    grib_window=StatisticWindow.SINCE_START,
+    processing=ProcessingAttrs(deaccumulate_to_rate=True, reset_frequency=None),
+)
+ANY_WINDOW = replace(
+    PRECIPITATION, name="precipitation_any_window", grib_window=None, processing=ProcessingAttrs()
+)
+
+
+def statistic(element: str, level: str, step_type: str) -> GfsDataVar:
+    return replace(
+        PRECIPITATION,
+        name=f"{element.lower()}_{step_type}",
+        grib_element=element,
+        grib_level=level,
+        grib_step_type=step_type,
+        processing=ProcessingAttrs(),
+    )
+
+
+def line_of(realdata: Path, name: str, text: str) -> int:
+    """The 1-based number of the one line of an inventory containing ``text``."""
+    lines = (realdata / name).read_text().splitlines()
+    (number,) = [i for i, line in enumerate(lines, start=1) if text in line]
+    return number
+
+
+def test_gfs_template_selects_the_bucket_at_f007(realdata: Path) -> None:
+    entries = load(realdata, GFS_F007)
+    template = make_gfs_template()
+    selected = select_messages(entries, template.data_vars, 7, "f007.idx")
+    assert {name: entry.line_number for name, entry in selected.items()} == {
+        "temperature_2m": line_of(realdata, GFS_F007, ":TMP:2 m above ground:7 hour fcst:"),
+        "relative_humidity_2m": line_of(realdata, GFS_F007, ":RH:2 m above ground:7 hour fcst:"),
+        "wind_u_10m": line_of(realdata, GFS_F007, ":UGRD:10 m above ground:7 hour fcst:"),
+        "wind_v_10m": line_of(realdata, GFS_F007, ":VGRD:10 m above ground:7 hour fcst:"),
+        "pressure_reduced_to_mean_sea_level": 1,
+        "precipitation_surface": line_of(realdata, GFS_F007, ":APCP:surface:6-7 hour acc fcst:"),
+    }
+    assert selected["precipitation_surface"].line_number == 596
+    assert selected["precipitation_surface"].byte_range == (428200066, 428448703)
+    assert select_message(entries, SINCE_START, 7, "f007.idx").line_number == 597
+    # ave, max and min use the accumulations' 6-hourly bucket
+    for element, level, step_type, text in [
+        ("PRATE", "surface", "avg", ":PRATE:surface:6-7 hour ave fcst:"),
+        ("TMAX", "2 m above ground", "max", ":TMAX:2 m above ground:6-7 hour max fcst:"),
+        ("TMIN", "2 m above ground", "min", ":TMIN:2 m above ground:6-7 hour min fcst:"),
+    ]:
+        entry = select_message(entries, statistic(element, level, step_type), 7, "f007.idx")
+        assert entry.line_number == line_of(realdata, GFS_F007, text), element
+
+
+def test_gfs_template_at_f000_selects_analyses_and_no_statistic(realdata: Path) -> None:
+    entries = load(realdata, GFS_F000)
+    template = make_gfs_template()
+    present = [var for var in template.data_vars if var.present_at(0)]
+    assert [var.name for var in template.data_vars if var not in present] == [
+        "precipitation_surface"
+    ]
+    selected = select_messages(entries, present, 0, "f000.idx")
+    assert {name: entry.forecast for name, entry in selected.items()} == dict.fromkeys(
+        (var.name for var in present), "anl"
+    )
+    assert selected["temperature_2m"].line_number == line_of(
+        realdata, GFS_F000, ":TMP:2 m above ground:anl:"
+    )
+    assert select(entries, "APCP", "surface") == select(entries, "ACPCP", "surface") == []
+
+
+@pytest.mark.parametrize("lead", range(1, 7))
+def test_gfs_template_takes_the_first_of_the_duplicate_lines(realdata: Path, lead: int) -> None:
+    entries = parse_index(_real_lines_at(realdata, lead))
+    first = entries[4]
+    assert (
+        first.search_string
+        == entries[5].search_string
+        == (f":APCP:surface:0-{lead} hour acc fcst:")
+    )
+    for var in (PRECIPITATION, SINCE_START, ANY_WINDOW):
+        assert select_message(entries, var, lead, "idx") == first, var.name
+
+
+@pytest.mark.parametrize(
+    ("lead", "bucket", "total"),
+    [(7, "6-7 hour", "0-7 hour"), (12, "6-12 hour", "0-12 hour"), (24, "18-24 hour", "0-1 day")],
+)
+def test_gfs_template_selects_windows_by_their_hours(
+    realdata: Path, lead: int, bucket: str, total: str
+) -> None:
+    entries = parse_index(_real_lines_at(realdata, lead))
+    assert select_message(entries, PRECIPITATION, lead, "idx").forecast == f"{bucket} acc fcst"
+    assert select_message(entries, SINCE_START, lead, "idx").forecast == f"{total} acc fcst"
+    error = select_message(entries, ANY_WINDOW, lead, "https://host/gfs.t00z.f0xx.idx")
+    assert isinstance(error, ValueError)
+    assert str(error) == (
+        "https://host/gfs.t00z.f0xx.idx: 2 different inventory lines match "
+        f"APCP:surface:(any)-{lead} hour acc fcst: line 5 (APCP:surface:{bucket} acc fcst); "
+        f"line 6 (APCP:surface:{total} acc fcst)"
+    )
+
+
+def test_gfs_template_names_a_missing_line(realdata: Path) -> None:
+    entries = [e for e in load(realdata, GFS_F007) if e.variable != "RH"]
+    template = make_gfs_template()
+    selected = select_messages(entries, template.data_vars, 7, "f007.idx")
+    assert str(selected["relative_humidity_2m"]) == (
+        "f007.idx: no inventory line matches RH:2 m above ground:7 hour fcst"
+    )
+    assert all(
+        isinstance(v, IndexEntry) for k, v in selected.items() if k != "relative_humidity_2m"
+    )
 
 
 # ------------------------------------------------------------------------------- coalesce

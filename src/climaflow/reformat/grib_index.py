@@ -13,10 +13,20 @@ time, the variable, the level, the forecast-time description and optional extra 
 ends where the next message with a different offset starts; the last one ends at the end of the
 file, which the inventory does not record.
 
-This module parses inventories (:func:`parse_index`), selects messages
-(:func:`select`), merges their byte ranges (:func:`coalesce_ranges`) and formats HTTP ``Range``
-headers (:func:`http_range_header`). Ranges are half-open ``(start, end)`` pairs with an exclusive
-``end``, and ``end=None`` meaning "to the end of the file".
+The forecast field is what wgrib2 prints for the message's time: ``anl``; ``N hour fcst`` for a
+point in time; ``A-B hour acc fcst`` for a statistic (``acc``, ``ave``, ``max``, ``min``) over
+forecast hours ``A`` to ``B``, written in days when both ``A`` and ``B - A`` are whole days
+(``0-1 day acc fcst`` is 0-24 h, but ``18-24 hour acc fcst``). :func:`parse_forecast` turns it into
+numbers (:class:`ForecastTime`, in hours) so that selections compare times, not spellings.
+
+A real GFS inventory repeats some lines: at leads 1-6 h its 6-hourly bucket and its accumulation
+since the start are both ``0-L hour acc fcst``. :func:`drop_duplicate_lines` keeps the first of
+identical lines.
+
+This module parses inventories (:func:`parse_index`), selects messages (:func:`select`), merges
+their byte ranges (:func:`coalesce_ranges`) and formats HTTP ``Range`` headers
+(:func:`http_range_header`). Ranges are half-open ``(start, end)`` pairs with an exclusive ``end``,
+and ``end=None`` meaning "to the end of the file".
 """
 
 from __future__ import annotations
@@ -27,9 +37,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 __all__ = [
+    "ForecastTime",
     "IndexEntry",
     "coalesce_ranges",
+    "drop_duplicate_lines",
     "http_range_header",
+    "parse_forecast",
     "parse_index",
     "select",
 ]
@@ -37,6 +50,71 @@ __all__ = [
 _MESSAGE_NUMBER = re.compile(r"\d+(?:\.\d+)*")
 _OFFSET = re.compile(r"\d+")
 _REFERENCE_TIME = re.compile(r"d=(\d{10})(\d{2})?(\d{2})?")
+_HOURS_PER_UNIT = {"min": 1 / 60, "hour": 1.0, "day": 24.0}
+_POINT_IN_TIME = re.compile(r"(\d+) (min|hour|day) fcst")
+_STATISTIC = re.compile(r"(\d+)-(\d+) (min|hour|day) ([a-z]+) fcst")
+
+
+@dataclass(frozen=True)
+class ForecastTime:
+    """A wgrib2 forecast field as numbers.
+
+    Attributes
+    ----------
+    start_hours, end_hours
+        Forecast hours the message covers: equal for a point in time (0 for ``anl``); the
+        window of the statistic otherwise (6 and 7 for ``6-7 hour acc fcst``, 0 and 24 for
+        ``0-1 day acc fcst``).
+    statistic
+        ``None`` for a point in time, else wgrib2's name of the statistic: ``"acc"``,
+        ``"ave"``, ``"max"``, ``"min"``...
+    """
+
+    start_hours: float
+    end_hours: float
+    statistic: str | None = None
+
+    def __str__(self) -> str:
+        """wgrib2's spelling in hours, e.g. ``"anl"``, ``"7 hour fcst"``, ``"0-24 hour acc fcst"``."""
+        if self.statistic is None:
+            return "anl" if self.end_hours == 0 else f"{self.end_hours:g} hour fcst"
+        return f"{self.start_hours:g}-{self.end_hours:g} hour {self.statistic} fcst"
+
+
+def parse_forecast(text: str) -> ForecastTime:
+    """The numbers of a wgrib2 forecast field, in hours.
+
+    Parameters
+    ----------
+    text
+        ``"anl"``, ``"N UNIT fcst"`` or ``"A-B UNIT STAT fcst"`` with ``UNIT`` one of ``min``,
+        ``hour``, ``day`` and ``STAT`` a lowercase word (``acc``, ``ave``, ``max``, ``min``).
+
+    Returns
+    -------
+    ForecastTime
+        E.g. ``ForecastTime(6, 7, "acc")`` for ``"6-7 hour acc fcst"``,
+        ``ForecastTime(0, 48, "acc")`` for ``"0-2 day acc fcst"``, ``ForecastTime(7, 7)`` for
+        ``"7 hour fcst"`` and ``ForecastTime(0, 0)`` for ``"anl"``.
+
+    Raises
+    ------
+    ValueError
+        For any other form (other units, averages of forecasts ``ave@(fcst,dt=...)``,
+        ensemble statistics...), naming the text.
+    """
+    if text == "anl":
+        return ForecastTime(0.0, 0.0)
+    if (point := _POINT_IN_TIME.fullmatch(text)) is not None:
+        hours = int(point.group(1)) * _HOURS_PER_UNIT[point.group(2)]
+        return ForecastTime(hours, hours)
+    if (window := _STATISTIC.fullmatch(text)) is not None:
+        unit = _HOURS_PER_UNIT[window.group(3)]
+        start, end = int(window.group(1)) * unit, int(window.group(2)) * unit
+        if end < start:
+            raise ValueError(f"forecast field {text!r} ends before it starts")
+        return ForecastTime(start, end, window.group(4))
+    raise ValueError(f"unsupported forecast field {text!r}")
 
 
 @dataclass(frozen=True)
@@ -97,6 +175,19 @@ class IndexEntry:
     def search_string(self) -> str:
         """``":VAR:level:forecast:"``, the usual string to grep an inventory line for."""
         return f":{self.variable}:{self.level}:{self.forecast}:"
+
+    @property
+    def forecast_time(self) -> ForecastTime | None:
+        """The forecast field as numbers (:func:`parse_forecast`); ``None`` for other forms."""
+        try:
+            return parse_forecast(self.forecast)
+        except ValueError:
+            return None
+
+    def describe(self) -> str:
+        """``"line 596 (APCP:surface:6-7 hour acc fcst)"``, with any extra text, for messages."""
+        extra = f":{self.extra}" if self.extra else ""
+        return f"line {self.line_number} ({self.search_string.strip(':')}{extra})"
 
 
 def _parse_reference_time(text: str, line_number: int) -> datetime:
@@ -246,6 +337,28 @@ def select(
         and entry.level == level
         and (forecast_pattern is None or _forecast_matches(forecast_pattern, entry.forecast))
     ]
+
+
+def drop_duplicate_lines(entries: Iterable[IndexEntry]) -> list[IndexEntry]:
+    """The entries without those repeating an earlier line, so that each field appears once.
+
+    Two lines are duplicates when everything but their message number and offset is the same
+    (reference time, variable, level, forecast field and extra text), as GFS's bucket and
+    since-start accumulations at leads 1-6 h (``APCP:surface:0-6 hour acc fcst`` twice).
+
+    Returns
+    -------
+    list of IndexEntry
+        The first entry of each distinct line, in the original order.
+    """
+    seen: set[tuple[datetime, str, str, str, str]] = set()
+    unique = []
+    for entry in entries:
+        key = (entry.reference_time, entry.variable, entry.level, entry.forecast, entry.extra)
+        if key not in seen:
+            seen.add(key)
+            unique.append(entry)
+    return unique
 
 
 def coalesce_ranges(

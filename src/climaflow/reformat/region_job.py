@@ -244,8 +244,9 @@ class RegionJob(Generic[DATA_VAR, SOURCE_FILE_COORD]):
         """The source files holding ``data_vars`` over ``processing_ds``'s coordinates."""
         raise NotImplementedError
 
-    def download_file(self, coord: SOURCE_FILE_COORD) -> Path:
-        """Fetch ``coord``'s file (or the needed parts of it); return its local path."""
+    def download_file(self, coord: SOURCE_FILE_COORD) -> Path | SOURCE_FILE_COORD:
+        """Fetch ``coord``'s file (or the needed parts of it); return its local path, or a
+        copy of ``coord`` with ``downloaded_path`` set and what else the download learned."""
         raise NotImplementedError
 
     def read_data(self, coord: SOURCE_FILE_COORD, data_var: DATA_VAR) -> np.ndarray:
@@ -437,11 +438,13 @@ def _download(
     job: RegionJob[Any, SOURCE_FILE_COORD], coord: SOURCE_FILE_COORD
 ) -> SOURCE_FILE_COORD:
     try:
-        path = job.download_file(coord)
+        downloaded = job.download_file(coord)
     except Exception as error:
         logger.warning("Download failed: %s", error)
         return coord.with_status(SourceFileStatus.DownloadFailed, error=str(error))
-    return coord.with_status(SourceFileStatus.Processing, downloaded_path=path)
+    if isinstance(downloaded, Path):
+        return coord.with_status(SourceFileStatus.Processing, downloaded_path=downloaded)
+    return downloaded.with_status(SourceFileStatus.Processing)
 
 
 def _read(

@@ -1,7 +1,7 @@
 """One GFS GRIB2 file: an init time and a lead time, and the variables fetched from it."""
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -24,12 +24,21 @@ def gfs_file_path(
 
 @dataclass(frozen=True, kw_only=True)
 class GfsSourceFileCoord(SourceFileCoord):
-    """One GFS file and the variables wanted from it (fetched by ``.idx`` byte ranges)."""
+    """One GFS file and the variables wanted from it (fetched by ``.idx`` byte ranges).
+
+    Attributes
+    ----------
+    selection_errors
+        ``(variable name, reason)`` for the variables whose message the file's inventory does
+        not single out (none, or several different lines match): set by the download, which
+        fetches the other variables' messages, and reported by the read for these variables.
+    """
 
     base_url: str
     init_time: np.datetime64
     lead_time: np.timedelta64
     data_var_names: tuple[str, ...]
+    selection_errors: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
     @property
     def lead_hours(self) -> int:

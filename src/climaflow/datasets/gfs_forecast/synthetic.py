@@ -5,37 +5,44 @@ archive (``{root}/gfs.{YYYYMMDD}/{HH}/atmos/gfs.t{HH}z.pgrb2.0p25.f{FFF}``), eac
 wgrib2-format ``.idx`` inventory beside it (``{file}.idx``) whose byte offsets match the GRIB
 messages exactly. The messages are encoded the way NCEP encodes them (centre ``kwbc``, GRIB2
 tables version 2, regular lat-lon grid from 90°N and 0°E scanning southwards, product definition
-template 0 for instantaneous fields and 8 for accumulations), so cfgrib and eccodes decode them to
+template 0 for instantaneous fields and 8 for statistics), so cfgrib and eccodes decode them to
 the usual shortNames (``prmsl``, ``2t``, ``2r``, ``10u``, ``10v``, ``tp``).
 
 The values are deterministic, smooth functions of (variable, init time, lead time, latitude,
 longitude) with realistic magnitudes, exposed as :func:`expected_field` (instantaneous variables)
-and :func:`expected_precipitation_rate` / :func:`expected_accumulation` (precipitation), so tests
-can compare anything derived from the archive with exact expectations, up to GRIB packing
-precision (see :func:`packing_tolerance`).
+and :func:`expected_precipitation_rate` / :func:`expected_accumulation` (precipitation), and
+message by message as :func:`expected_values`, so tests can compare anything derived from the
+archive with exact expectations, up to GRIB packing precision (see :func:`packing_tolerance`).
 
 Messages in each file, in GFS order, with unrelated messages interleaved so that byte-range
 selection matters (compare ``reformatters__gfs.t00z.pgrb2.0p25.f007.idx`` in the real test data):
 
-==================================  =====  =====  =================  ======================  ======
-variable (key)                      short  idx    idx level          GRIB2 d/c/n, surface    units
-==================================  =====  =====  =================  ======================  ======
-pressure_reduced_to_mean_sea_level  prmsl  PRMSL  mean sea level     0/3/1, 101              Pa
-temperature_2hpa (unrelated)        t      TMP    2 mb               0/0/0, 100 (200 Pa)     K
-geopotential_height_500hpa (unr.)   gh     HGT    500 mb             0/3/5, 100 (50000 Pa)   gpm
-temperature_2m                      2t     TMP    2 m above ground   0/0/0, 103 (2 m)        K
-relative_humidity_2m                2r     RH     2 m above ground   0/1/1, 103 (2 m)        %
-wind_u_10m                          10u    UGRD   10 m above ground  0/2/2, 103 (10 m)       m s-1
-wind_v_10m                          10v    VGRD   10 m above ground  0/2/3, 103 (10 m)       m s-1
-precipitation_surface               tp     APCP   surface            0/1/8, 1; PDT 8 accum   kg m-2
-==================================  =====  =====  =================  ======================  ======
+==================================  =====  =====  =================  ==============  ==========
+variable (key)                      short  idx    idx level          d/c/n, surface  units
+==================================  =====  =====  =================  ==============  ==========
+pressure_reduced_to_mean_sea_level  prmsl  PRMSL  mean sea level     0/3/1, 101      Pa
+temperature_2hpa (unrelated)        t      TMP    2 mb               0/0/0, 100      K
+geopotential_height_500hpa (unr.)   gh     HGT    500 mb             0/3/5, 100      gpm
+temperature_850hpa (unrelated)      t      TMP    850 mb             0/0/0, 100      K
+temperature_2m                      2t     TMP    2 m above ground   0/0/0, 103      K
+relative_humidity_2m                2r     RH     2 m above ground   0/1/1, 103      %
+wind_u_10m                          10u    UGRD   10 m above ground  0/2/2, 103      m s-1
+wind_v_10m                          10v    VGRD   10 m above ground  0/2/3, 103      m s-1
+precipitation_rate (unrelated)      prate  PRATE  surface            0/1/7, 1        kg m-2 s-1
+precipitation_rate_average (unr.)   prate  PRATE  surface            0/1/7, 1        kg m-2 s-1
+precipitation_surface               tp     APCP   surface            0/1/8, 1        kg m-2
+convective_precipitation (unr.)     acpcp  ACPCP  surface            0/1/10, 1       kg m-2
+==================================  =====  =====  =================  ==============  ==========
 
-Precipitation follows real GFS: there is no APCP at lead 0; at lead ``L >= 1`` one message holds
-the accumulation over the current 6-hour bucket ``b-L`` with ``b = 6 * ((L - 1) // 6)`` (``0-1``
-.. ``0-6``, then ``6-7`` .. ``6-12``, ``12-13`` ...), and for ``L > 6`` a second message right after
-it holds the running total ``0-L`` since initialisation. The idx forecast strings are what wgrib2
-prints: ``anl`` at lead 0, ``L hour fcst``, ``b-L hour acc fcst``, and whole-day ranges in days
-(``0-1 day acc fcst`` for 0-24 h).
+Statistics follow real GFS, which resets them every 6 hours. At lead 0 there are none (the file
+has ``PRATE:surface:anl`` but no ``APCP``, ``ACPCP`` or ``ave`` message). At lead ``L >= 1`` the
+average holds the current 6-hour bucket ``b-L`` with ``b = 6 * ((L - 1) // 6)`` (``0-1`` ..
+``0-6``, then ``6-7`` .. ``6-12``, ``12-13`` ...), and each accumulation has two messages: the
+bucket ``b-L``, then the total ``0-L`` since initialisation. At leads 1-6 both are ``0-L``: the
+file holds the same message twice and its inventory the same line twice, as NOAA's do. The idx
+forecast strings are what wgrib2 prints: ``anl`` at lead 0, ``L hour fcst``,
+``b-L hour acc fcst`` / ``b-L hour ave fcst``, and whole-day windows in days (``0-1 day acc fcst``
+for 0-24 h, ``0-2 day acc fcst`` for 0-48 h, but ``18-24 hour acc fcst``).
 """
 
 from __future__ import annotations
@@ -63,6 +70,7 @@ __all__ = [
     "expected_accumulation",
     "expected_field",
     "expected_precipitation_rate",
+    "expected_values",
     "gfs_grid",
     "gfs_relative_path",
     "messages_for_lead",
@@ -72,7 +80,10 @@ __all__ = [
 ]
 
 PRECIPITATION_BUCKET_HOURS = 6
-"""Length of GFS's resetting APCP accumulation buckets."""
+"""Length of GFS's resetting buckets of accumulations and averages."""
+
+CONVECTIVE_FRACTION = 0.4
+"""The share of the precipitation that ``ACPCP`` (convective precipitation) holds."""
 
 SECONDS_PER_HOUR = 3600.0
 
@@ -107,7 +118,10 @@ class SyntheticVariable:
     units
         Units of the values.
     step_type
-        ``"instant"`` or ``"accum"``.
+        ``"instant"``, ``"accum"`` or ``"avg"``.
+    since_start
+        For a statistic: whether each file also holds it since initialisation (``0-L``), after
+        the bucket (``b-L``); GFS does so for accumulations.
     noise_scale
         Amplitude of the optional seeded noise, in ``units`` (a relative factor for
         precipitation).
@@ -125,7 +139,8 @@ class SyntheticVariable:
     type_of_first_fixed_surface: int
     scaled_value_of_first_fixed_surface: int
     units: str
-    step_type: Literal["instant", "accum"] = "instant"
+    step_type: Literal["instant", "accum", "avg"] = "instant"
+    since_start: bool = False
     noise_scale: float = 0.0
 
 
@@ -149,6 +164,10 @@ VARIABLES: dict[str, SyntheticVariable] = {
             500, 0, 3, 5, 100, 50000, "gpm", noise_scale=5.0,
         ),
         _variable(
+            "temperature_850hpa", "TMP", "850 mb", "t", "isobaricInhPa",
+            850, 0, 0, 0, 100, 85000, "K", noise_scale=0.5,
+        ),
+        _variable(
             "temperature_2m", "TMP", "2 m above ground", "2t", "heightAboveGround",
             2, 0, 0, 0, 103, 2, "K", noise_scale=0.5,
         ),
@@ -165,15 +184,35 @@ VARIABLES: dict[str, SyntheticVariable] = {
             10, 0, 2, 3, 103, 10, "m s-1", noise_scale=0.5,
         ),
         _variable(
+            "precipitation_rate", "PRATE", "surface", "prate", "surface",
+            0, 0, 1, 7, 1, 0, "kg m-2 s-1",
+        ),
+        _variable(
+            "precipitation_rate_average", "PRATE", "surface", "prate", "surface",
+            0, 0, 1, 7, 1, 0, "kg m-2 s-1", step_type="avg",
+        ),
+        _variable(
             "precipitation_surface", "APCP", "surface", "tp", "surface",
-            0, 0, 1, 8, 1, 0, "kg m-2", step_type="accum", noise_scale=0.5,
+            0, 0, 1, 8, 1, 0, "kg m-2", step_type="accum", since_start=True, noise_scale=0.5,
+        ),
+        _variable(
+            "convective_precipitation", "ACPCP", "surface", "acpcp", "surface",
+            0, 0, 1, 10, 1, 0, "kg m-2", step_type="accum", since_start=True,
         ),
     )
 }  # fmt: skip
 """All variables, keyed by name, in the order their messages appear in a file."""
 
-DISTRACTOR_VARIABLES: tuple[str, ...] = ("temperature_2hpa", "geopotential_height_500hpa")
-"""Unrelated messages interleaved in every file (unless disabled), as in real GFS files."""
+DISTRACTOR_VARIABLES: tuple[str, ...] = (
+    "temperature_2hpa",
+    "geopotential_height_500hpa",
+    "temperature_850hpa",
+    "precipitation_rate",
+    "precipitation_rate_average",
+    "convective_precipitation",
+)
+"""Unrelated messages written in every file (unless disabled), as in real GFS files: the same
+variables at other levels, and other statistics of precipitation."""
 
 DEFAULT_VARIABLES: tuple[str, ...] = (
     "pressure_reduced_to_mean_sea_level",
@@ -213,6 +252,11 @@ class SyntheticMessage:
         if self.variable.step_type == "instant":
             return str(self.end_step)
         return f"{self.start_step}-{self.end_step}"
+
+    @property
+    def idx_line(self) -> str:
+        """The inventory line without its number and offset: ``"APCP:surface:6-7 hour acc fcst:"``."""
+        return f"{self.variable.idx_variable}:{self.variable.idx_level}:{self.idx_forecast}:"
 
 
 # --------------------------------------------------------------------------------- helpers
@@ -310,20 +354,26 @@ def gfs_relative_path(
 
 
 def precipitation_bucket_start(lead_time_hours: int) -> int:
-    """Start hour of the 6-hour APCP bucket that ends at ``lead_time_hours`` (>= 1)."""
+    """Start hour of the 6-hour bucket (of APCP, ACPCP, PRATE averages) ending at
+    ``lead_time_hours`` (>= 1)."""
     lead = _lead_hours(lead_time_hours)
     if lead < 1:
         raise ValueError("there is no precipitation accumulation at lead 0")
     return PRECIPITATION_BUCKET_HOURS * ((lead - 1) // PRECIPITATION_BUCKET_HOURS)
 
 
+_IDX_STATISTICS = {"accum": "acc", "avg": "ave"}
+
+
 def _wgrib2_forecast(start: int, end: int, step_type: str) -> str:
-    """The forecast string wgrib2 prints for an instantaneous field or an accumulation."""
+    """The forecast string wgrib2 prints for an instantaneous field or a statistic: in days
+    when both the start and the length of the window are whole days, else in hours."""
     if step_type == "instant":
         return "anl" if end == 0 else f"{end} hour fcst"
-    if start % 24 == 0 and end % 24 == 0:
-        return f"{start // 24}-{end // 24} day acc fcst"
-    return f"{start}-{end} hour acc fcst"
+    statistic = _IDX_STATISTICS[step_type]
+    if start % 24 == 0 and (end - start) % 24 == 0:
+        return f"{start // 24}-{end // 24} day {statistic} fcst"
+    return f"{start}-{end} hour {statistic} fcst"
 
 
 def messages_for_lead(
@@ -347,8 +397,8 @@ def messages_for_lead(
     Returns
     -------
     list of SyntheticMessage
-        No precipitation message at lead 0; one (``b-L``) at leads 1..6; two (``b-L`` then
-        ``0-L``) at leads above 6.
+        No statistic at lead 0. At lead ``L >= 1``, averages over the bucket ``b-L``, and
+        accumulations twice: over ``b-L`` then ``0-L`` (the same window at leads 1..6).
     """
     lead = _lead_hours(lead_time_hours)
     wanted = {
@@ -367,10 +417,11 @@ def messages_for_lead(
             continue
         if lead == 0:
             continue
-        bucket = precipitation_bucket_start(lead)
-        windows = [(bucket, lead)] if bucket == 0 else [(bucket, lead), (0, lead)]
+        windows = [(precipitation_bucket_start(lead), lead)]
+        if variable.since_start:
+            windows.append((0, lead))
         messages.extend(
-            SyntheticMessage(variable, start, end, _wgrib2_forecast(start, end, "accum"))
+            SyntheticMessage(variable, start, end, _wgrib2_forecast(start, end, variable.step_type))
             for start, end in windows
         )
     return messages
@@ -393,8 +444,10 @@ def expected_field(
     Parameters
     ----------
     variable
-        A key of :data:`VARIABLES` (or its cfgrib shortName), not ``"precipitation_surface"``
-        (see :func:`expected_precipitation_rate` and :func:`expected_accumulation`).
+        A key of :data:`VARIABLES` (or its cfgrib shortName) of an instantaneous variable (see
+        :func:`expected_precipitation_rate`, :func:`expected_accumulation` and
+        :func:`expected_values` for statistics). ``"precipitation_rate"`` at lead ``L`` is
+        :func:`expected_precipitation_rate` of the hour ending at ``max(L, 1)``.
     init_time
         Initialisation time (naive UTC, aware, or ``numpy.datetime64``).
     lead_time_hours
@@ -410,16 +463,22 @@ def expected_field(
     Returns
     -------
     numpy.ndarray
-        Float64 values in the variable's units: K (about 250-310 at 2 m, 215-245 at 2 hPa),
-        Pa (about 99 000-104 000), % (about 40-98), m s-1 (about -14..14), gpm (5000-5900).
+        Float64 values in the variable's units: K (about 250-310 at 2 m, 240-290 at 850 hPa,
+        215-245 at 2 hPa), Pa (about 99 000-104 000), % (about 40-98), m s-1 (about -14..14),
+        gpm (5000-5900), kg m-2 s-1 (0 to about 3.5e-4).
     """
     var = _get_variable(variable)
     if var.step_type != "instant":
         raise ValueError(
-            f"{var.name} is accumulated: use expected_precipitation_rate or expected_accumulation"
+            f"{var.name} is accumulated or averaged: use expected_precipitation_rate, "
+            "expected_accumulation or expected_values"
         )
     init = _init_time(init_time)
     lead = _lead_hours(lead_time_hours)
+    if var.name == "precipitation_rate":
+        return expected_precipitation_rate(
+            init, max(lead, 1), latitudes, longitudes, noise_seed=noise_seed
+        )
     lat, lon = _grid_mesh(latitudes, longitudes)
     phi = np.deg2rad(lat)
     lam = np.deg2rad(lon)
@@ -490,6 +549,14 @@ def expected_field(
         )
     elif var.name == "temperature_2hpa":
         values = 230.0 + 12.0 * season * sin_phi + 2.0 * np.cos(lam - wave) * cos_phi + 0.3 * drift
+    elif var.name == "temperature_850hpa":
+        values = (
+            248.0
+            + 36.0 * cos_phi**2
+            + 5.0 * season * sin_phi
+            + 3.0 * np.sin(2 * lam - wave) * cos_phi
+            + 0.5 * drift
+        )
     else:  # pragma: no cover - every instantaneous variable is handled above
         raise KeyError(var.name)
 
@@ -585,6 +652,41 @@ def expected_accumulation(
     return total
 
 
+def expected_values(
+    message: SyntheticMessage,
+    init_time: datetime | np.datetime64,
+    latitudes: np.ndarray | Sequence[float],
+    longitudes: np.ndarray | Sequence[float],
+    *,
+    noise_seed: int | None = None,
+) -> np.ndarray:
+    """The exact values of one planned message (:func:`messages_for_lead`), before packing.
+
+    Instantaneous variables: :func:`expected_field`. ``APCP``: :func:`expected_accumulation`
+    over the message's window, so the total since the start is the sum of the buckets since
+    the start; ``ACPCP``: :data:`CONVECTIVE_FRACTION` of it. ``PRATE`` averages: the
+    accumulation over the window divided by its length in seconds.
+    """
+    var = message.variable
+    if var.step_type == "instant":
+        return expected_field(
+            var.name, init_time, message.end_step, latitudes, longitudes, noise_seed=noise_seed
+        )
+    total = expected_accumulation(
+        init_time,
+        message.start_step,
+        message.end_step,
+        latitudes,
+        longitudes,
+        noise_seed=noise_seed,
+    )
+    if var.step_type == "avg":
+        return total / ((message.end_step - message.start_step) * SECONDS_PER_HOUR)
+    if var.name == "convective_precipitation":
+        return CONVECTIVE_FRACTION * total
+    return total
+
+
 def packing_tolerance(values: np.ndarray, bits_per_value: int = 16) -> float:
     """An upper bound of the GRIB simple-packing error for a field with these values.
 
@@ -646,8 +748,8 @@ def _encode_message(
     var = message.variable
     handle = eccodes.codes_clone(template)
     try:
-        accumulated = var.step_type == "accum"
-        eccodes.codes_set(handle, "productDefinitionTemplateNumber", 8 if accumulated else 0)
+        statistic = var.step_type != "instant"
+        eccodes.codes_set(handle, "productDefinitionTemplateNumber", 8 if statistic else 0)
         eccodes.codes_set(handle, "discipline", var.discipline)
         eccodes.codes_set(handle, "parameterCategory", var.parameter_category)
         eccodes.codes_set(handle, "parameterNumber", var.parameter_number)
@@ -662,8 +764,10 @@ def _encode_message(
         eccodes.codes_set(handle, "dataDate", int(f"{init:%Y%m%d}"))
         eccodes.codes_set(handle, "dataTime", init.hour * 100)
         eccodes.codes_set(handle, "indicatorOfUnitOfTimeRange", 1)  # hours
-        if accumulated:
-            eccodes.codes_set(handle, "typeOfStatisticalProcessing", 1)  # accumulation
+        if statistic:
+            # Code table 4.10: 0 average, 1 accumulation.
+            processing = 1 if var.step_type == "accum" else 0
+            eccodes.codes_set(handle, "typeOfStatisticalProcessing", processing)
             eccodes.codes_set(handle, "typeOfTimeIncrement", 2)
             # Setting stepRange (after dataDate/dataTime) sets forecastTime, lengthOfTimeRange
             # AND the end-of-overall-time-interval keys; setting forecastTime and
@@ -755,26 +859,12 @@ def write_synthetic_gfs_archive(
                 lines: list[str] = []
                 offset = 0
                 for number, message in enumerate(plans[lead], start=1):
-                    var = message.variable
-                    if var.step_type == "accum":
-                        values = expected_accumulation(
-                            init,
-                            message.start_step,
-                            message.end_step,
-                            latitudes,
-                            longitudes,
-                            noise_seed=noise_seed,
-                        )
-                    else:
-                        values = expected_field(
-                            var.name, init, lead, latitudes, longitudes, noise_seed=noise_seed
-                        )
+                    values = expected_values(
+                        message, init, latitudes, longitudes, noise_seed=noise_seed
+                    )
                     data = _encode_message(template, message, init, values)
                     chunks.append(data)
-                    lines.append(
-                        f"{number}:{offset}:d={init:%Y%m%d%H}:{var.idx_variable}:"
-                        f"{var.idx_level}:{message.idx_forecast}:"
-                    )
+                    lines.append(f"{number}:{offset}:d={init:%Y%m%d%H}:{message.idx_line}")
                     offset += len(data)
                 path = root_path / gfs_relative_path(init, lead, product=product)
                 path.parent.mkdir(parents=True, exist_ok=True)
