@@ -189,7 +189,7 @@ def run_climaflow(
     config = NormalsConfig(
         input=str(archive),
         output=output,
-        model=MODEL,
+        models=(MODEL,),
         variables=(VARIABLE,),
         regions=(get_region(size.region),),
         scenarios=(SCENARIO,),
@@ -299,6 +299,7 @@ def _write(
         period="",
         scenario=scenario,
         model=MODEL,
+        calendar="noleap",
         region=region,
         window=size.window,
         min_years=size.min_years,
@@ -307,7 +308,7 @@ def _write(
         source_scenarios=tuple(source for source, _, _ in inputs),
         variable_attrs={"units": "K"},
     )
-    path = normal_path(output, VARIABLE, scenario, region.name, target, size.window)
+    path = normal_path(output, MODEL, VARIABLE, scenario, region.name, target, size.window)
     lat = xr.DataArray(np.asarray(lat), dims="lat")
     lon = xr.DataArray(np.asarray(lon), dims="lon")
     write_normal(normal_dataset(values, lat, lon, metadata), path)

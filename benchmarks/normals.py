@@ -51,7 +51,7 @@ class NormalsSmall:
         self.config = NormalsConfig(
             input=str(Path(root) / "archive"),
             output=self.output,
-            model=MODEL,
+            models=(MODEL,),
             variables=("tas",),
             regions=(REGION,),
             scenarios=("ssp245",),

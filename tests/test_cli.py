@@ -57,7 +57,10 @@ def test_datasets_lists_the_integrations_and_variables():
     assert code == 0
     assert "gfs-forecast:" in output and "nex-gddp-cmip6:" in output
     assert "precipitation_surface" in output and "kg m-2 s-1" in output
-    assert "options (-o KEY=VALUE): model, scenario, calendar, resolution_degrees" in output
+    assert (
+        "options (-o KEY=VALUE): model, scenario, calendar, variant_label, grid_label, "
+        "resolution_degrees" in output
+    )
 
 
 def test_reformat_on_a_running_scheduler_with_a_performance_report(client, nex_archive, tmp_path):

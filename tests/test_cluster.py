@@ -132,7 +132,7 @@ def normals_run(client, archive: Path, output: Path) -> None:
         NormalsConfig(
             input=str(archive),
             output=output,
-            model="NorESM2-LM",
+            models=("NorESM2-LM",),
             variables=("tas",),
             regions=(Region("BOX", 0.0, 40.0, 0.0, 40.0),),
             scenarios=("ssp245",),

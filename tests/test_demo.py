@@ -20,7 +20,7 @@ def test_demo_runs_end_to_end(client, tmp_path):
     assert not np.isnan(nex["tas"].values).any()
     normals = sorted(p.name for p in outputs["normals"].rglob("*.nc"))
     assert normals == [
-        "pr_CONUS_ssp245_2015_30yr_normal.nc",
-        "tas_CONUS_ssp245_2015_30yr_normal.nc",
+        "pr_NorESM2-LM_CONUS_ssp245_2015_30yr_normal.nc",
+        "tas_NorESM2-LM_CONUS_ssp245_2015_30yr_normal.nc",
     ]
     assert any("byte-range requests" in line for line in lines)

@@ -77,11 +77,15 @@ def test_config_files_are_read_without_constructing_objects(tmp_path):
 @pytest.mark.parametrize("name", ["..", "../../etc", "/abs", "a/b", "a\\b", "", ".hidden", "x\x00"])
 def test_names_that_become_paths_cannot_leave_the_output(tmp_path, name):
     with pytest.raises(ValueError, match="cannot be used in a path"):
-        normal_path(tmp_path, name, "ssp245", "CONUS", 2015)
+        normal_path(tmp_path, name, "tas", "ssp245", "CONUS", 2015)
     with pytest.raises(ValueError, match="cannot be used in a path"):
-        normal_path(tmp_path, "tas", "ssp245", name, 2015)
+        normal_path(tmp_path, "CESM2", name, "ssp245", "CONUS", 2015)
+    with pytest.raises(ValueError, match="cannot be used in a path"):
+        normal_path(tmp_path, "CESM2", "tas", "ssp245", name, 2015)
     with pytest.raises(ValueError, match="cannot be used in a path"):
         NexGddpFile(model=name, scenario="ssp245", variable="tas", year=2015)
+    with pytest.raises(ValueError, match="cannot be used in a path"):
+        NexGddpFile(model="CESM2", scenario="ssp245", variable="tas", year=2015, grid_label=name)
     with pytest.raises(ValueError, match="cannot be used in a path"):
         make_nex_gddp_template(scenario=name)
 

@@ -88,7 +88,10 @@ def reformat(
         options = dict(option.split("=", 1) for option in template_options)
     except ValueError:
         raise click.BadParameter("template options are KEY=VALUE", param_hint="-o") from None
-    template = integration.make_template_from_options(options)
+    try:
+        template = integration.make_template_from_options(options, source_url)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from error
     with run_cluster(**cluster, writable_paths=[store]) as client:
         result = run_reformat(
             template,

@@ -173,7 +173,7 @@ def run_demo(
             NormalsConfig(
                 input=str(nex_root),
                 output=outputs["normals"],
-                model=NEX_MODEL,
+                models=(NEX_MODEL,),
                 variables=NEX_VARIABLES,
                 regions=(region,),
                 scenarios=(NORMALS_SCENARIO,),
@@ -208,12 +208,11 @@ def _report_outputs(outputs: dict[str, Path], report: Callable[[str], None]) -> 
     nex = xr.open_zarr(outputs["nex"])
     report(f"{outputs['nex']}: {dict(nex.sizes)}, tas mean {float(nex['tas'].mean()):.2f} K")
     for path in sorted(outputs["normals"].rglob("*.nc")):
-        name = path.relative_to(outputs["normals"]).parts[0]
         with xr.open_dataset(path) as normal:
-            values = normal[name]
+            values = normal[normal.attrs["variable"]]
             years = np.atleast_1d(normal.attrs["source_years"])
             report(
-                f"{path.relative_to(outputs['normals'].parent)}: {name} "
+                f"{path.relative_to(outputs['normals'].parent)}: {values.name} "
                 f"{float(values.min()):.4g}..{float(values.max()):.4g} "
                 f"{values.attrs.get('units', '')}, {years.size} years {years.min()}-{years.max()}"
             )

@@ -37,6 +37,10 @@ def test_revised_versions_carry_a_suffix():
         "tasmax_day_MPI-ESM1-2-HR_historical_r1i1p1f1_gn_1950_v1.1.nc",
         "pr_day_EC-Earth3-Veg-LR_ssp585_r1i1p1f1_gn_2100_v2.0.nc",
         "hurs_day_UKESM1-0-LL_ssp370_r1i1p1f2_gn_2015.nc",
+        "tas_day_GFDL-ESM4_ssp245_r1i1p1f1_gr1_2050.nc",
+        "pr_day_GFDL-CM4_gr2_historical_r1i1p1f1_gr2_1990.nc",
+        "tasmax_day_CESM2_ssp585_r4i1p1f1_gn_2080_v1.1.nc",
+        "tas_day_HadGEM3-GC31-LL_ssp245_r1i1p1f3_gn_2015.nc",
     ],
 )
 def test_parse_inverts_build(name):
@@ -47,6 +51,10 @@ def test_parse_inverts_build(name):
 def test_parse_reads_every_field():
     file = parse_filename("tasmin_day_CMCC-ESM2_ssp585_r1i1p1f1_gn_2071_v1.1.nc")
     assert file == NexGddpFile("CMCC-ESM2", "ssp585", "tasmin", 2071, "v1.1")
+    gr2 = parse_filename("pr_day_GFDL-CM4_gr2_historical_r1i1p1f1_gr2_1990.nc")
+    assert (gr2.model, gr2.grid_label) == ("GFDL-CM4_gr2", "gr2")
+    inm = parse_filename("tas_day_INM-CM5-0_ssp585_r1i1p1f1_gr1_2030.nc")
+    assert (inm.model, inm.variant_label, inm.grid_label) == ("INM-CM5-0", "r1i1p1f1", "gr1")
 
 
 @pytest.mark.parametrize(

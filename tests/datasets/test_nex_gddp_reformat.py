@@ -112,6 +112,10 @@ def set_units(nc: netCDF4.Dataset) -> None:
     nc.variables["tas"].units = "degC"
 
 
+def shift_longitudes(nc: netCDF4.Dataset) -> None:
+    nc.variables["lon"][:] = nc.variables["lon"][:] + 1.0
+
+
 @pytest.mark.parametrize(
     ("damage", "message"),
     [
@@ -119,6 +123,7 @@ def set_units(nc: netCDF4.Dataset) -> None:
         (drop_time_axis, "no time coordinate"),
         (set_calendar, "calendar '360_day', expected 'noleap'"),
         (set_units, "tas is in 'degC', expected 'K'"),
+        (shift_longitudes, "its lon grid"),
     ],
 )
 def test_a_bad_file_fails_that_year_only(client, tmp_path, damage, message):
@@ -150,3 +155,45 @@ def test_a_bad_file_fails_that_year_only(client, tmp_path, damage, message):
     ds = xr.open_zarr(tmp_path / "nex.zarr")
     assert np.isnan(ds["tas"].values[365:]).all()
     assert not np.isnan(ds["tas"].values[:365]).any()
+
+
+def test_a_360_day_model_with_undeclared_fills_over_http(client, tmp_path):
+    """UKESM1-0-LL: r1i1p1f1 is not its variant, 360_day its calendar, 1e20 undeclared fills."""
+    archive = tmp_path / "archive"
+    lat, lon = nex_gddp_grid(RESOLUTION)
+    write_synthetic_nex_gddp_archive(
+        archive,
+        model="UKESM1-0-LL",
+        scenario="ssp245",
+        variables=("tas",),
+        years=(2015, 2016),
+        resolution_degrees=RESOLUTION,
+        undeclared_fill_years=(2016,),
+    )
+    template = make_nex_gddp_template(
+        model="UKESM1-0-LL",
+        scenario="ssp245",
+        variables=("tas",),
+        resolution_degrees=RESOLUTION,
+        chunks=(72, 5, 12),
+        shards=(360, lat.size, lon.size),
+    )
+    with serve_directory(archive) as server:
+        result = reformat(
+            template, NexGddpRegionJob, tmp_path / "ukesm.zarr", start=2015, end=2017,
+            client=client, source_url=server.url,
+        )  # fmt: skip
+    assert result.status_counts() == {"tas": {"succeeded": 2}}
+    ds = xr.open_zarr(tmp_path / "ukesm.zarr")
+    assert ds.sizes["time"] == 720 and ds["time"].encoding["calendar"] == "360_day"
+    assert ds.attrs["variant_label"] == "r1i1p1f2"
+    folder = archive / "UKESM1-0-LL" / "ssp245" / "r1i1p1f2" / "tas"
+    with netCDF4.Dataset(folder / "tas_day_UKESM1-0-LL_ssp245_r1i1p1f2_gn_2016.nc") as nc:
+        assert "_FillValue" not in nc["tas"].ncattrs()
+        source = np.asarray(nc["tas"][:], dtype=np.float32)
+    fills = np.abs(source) >= 1e20
+    assert fills.any()
+    stored = ds["tas"].values[360:]
+    assert np.isnan(stored[fills]).all()
+    relative = np.abs(stored[~fills] - source[~fills]) / source[~fills]
+    assert relative.max() <= max_relative_error(14)

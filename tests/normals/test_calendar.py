@@ -1,4 +1,4 @@
-"""Day of year on a 365-day axis: 29 February dropped, 360_day refused."""
+"""Day of year: 365 days with 29 February dropped, or the 360_day calendar's own 360."""
 
 import cftime
 import numpy as np
@@ -9,6 +9,8 @@ import xarray as xr
 from climaflow.normals.calendar import (
     UnsupportedCalendarError,
     check_calendar,
+    days_per_year,
+    incomplete_years,
     noleap_dayofyear,
     years_and_days,
 )
@@ -49,8 +51,42 @@ def test_calendars_with_a_365_day_mapping_pass(calendar):
     check_calendar(calendar, "file.nc")
 
 
-def test_360_day_calendar_is_refused_with_a_way_out():
-    with pytest.raises(
-        UnsupportedCalendarError, match=r"file.nc: calendar '360_day'.*convert_calendar"
-    ):
-        check_calendar("360_day", "file.nc")
+def test_360_day_calendar_keeps_its_own_360_days():
+    times = xr.date_range("2001-01-01", periods=720, freq="D", calendar="360_day", use_cftime=True)
+    years, days = years_and_days(times)
+    np.testing.assert_array_equal(days[:360], np.arange(1, 361))
+    np.testing.assert_array_equal(years, np.repeat([2001, 2002], 360))
+    assert days_per_year("360_day") == 360
+    assert days_per_year("standard") == days_per_year("noleap") == 365
+
+
+@pytest.mark.parametrize(
+    ("calendar", "keep", "incomplete"),
+    [
+        ("noleap", slice(None), []),
+        ("noleap", slice(0, 334), [2004]),  # ends on 30 November
+        ("standard", slice(None), []),
+        ("360_day", slice(None), []),
+        ("360_day", slice(1, None), [2004]),  # no 1 January
+    ],
+)
+def test_incomplete_years_are_those_missing_calendar_days(calendar, keep, incomplete):
+    times = xr.date_range("2004-01-01", "2004-12-30", freq="D", calendar=calendar, use_cftime=True)
+    if calendar != "360_day":
+        times = xr.date_range(
+            "2004-01-01", "2004-12-31", freq="D", calendar=calendar, use_cftime=True
+        )
+    years, days = years_and_days(times[keep])
+    assert incomplete_years(years, days, calendar) == incomplete
+
+
+def test_a_leap_year_without_29_february_is_complete():
+    times = pd.date_range("2004-01-01", "2004-12-31", freq="D")
+    times = times[~((times.month == 2) & (times.day == 29))]
+    years, days = years_and_days(times)
+    assert incomplete_years(years, days, "standard") == []
+
+
+def test_unknown_calendars_are_refused():
+    with pytest.raises(UnsupportedCalendarError, match=r"file.nc: calendar 'martian'"):
+        check_calendar("martian", "file.nc")

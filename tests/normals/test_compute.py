@@ -10,14 +10,14 @@ import pytest
 import xarray as xr
 
 from climaflow.normals import (
+    IncompleteYearWarning,
     MissingYearsWarning,
     TooFewYearsWarning,
-    UnsupportedCalendarError,
+    UndeclaredFillWarning,
     daily_normals,
     dayofyear_sums,
 )
-from climaflow.normals.compute import validate_window
-from climaflow.normals.window import WindowAccumulator
+from climaflow.normals.compute import NORMALS_CELL_METHODS, validate_window
 
 
 def noleap_data(years: range, shape=(3, 4), seed=0, name="tas") -> xr.DataArray:
@@ -62,9 +62,8 @@ def test_normals_match_a_numpy_reference():
         np.testing.assert_allclose(normals.sel(target_year=target), expected, rtol=1e-6)
     assert normals.n_years.values.tolist() == [5, 5, 5]
     assert normals.source_years.values.tolist() == ["1990-1994", "1993-1997", "1996-2000"]
-    assert (
-        normals.attrs["units"] == "K" and normals.attrs["cell_methods"] == "time: mean over years"
-    )
+    assert normals.attrs["units"] == "K"
+    assert normals.attrs["cell_methods"] == "time: mean within years time: mean over years"
     assert (normals.attrs["window"], normals.attrs["min_years"]) == (5, 4)
 
 
@@ -75,8 +74,10 @@ def test_default_30_year_window():
         normals.sel(target_year=2000), reference_normal(data, list(range(1971, 2001))), rtol=1e-6
     )
     with (
-        pytest.warns(TooFewYearsWarning, match=r"fewer than 25 of 30.*1994 \(24 years\)"),
-        pytest.warns(MissingYearsWarning, match=r"1995 \(without 1966-1970\)") as caught,
+        pytest.warns(TooFewYearsWarning, match=r"target years 1994: fewer than 25 of their 30"),
+        pytest.warns(
+            MissingYearsWarning, match=r"missing from windows: 1966-1970 \(target years 1995"
+        ) as caught,
     ):
         assert daily_normals(data, [1994, 1995]).target_year.values.tolist() == [1995]
     assert {Path(w.filename).name for w in caught} == {"test_compute.py"}
@@ -109,7 +110,7 @@ def test_datasets_keep_time_variables_and_their_attributes():
     dataset = xr.Dataset({"tas": tas, "pr": pr, "lat_bnds": (("lat", "nv"), np.zeros((3, 2)))})
     normals = daily_normals(dataset, [1995], window=5, min_years=5)
     assert set(normals.data_vars) == {"tas", "pr"}
-    assert normals["pr"].attrs["cell_methods"] == "time: mean time: mean over years"
+    assert normals["pr"].attrs["cell_methods"] == NORMALS_CELL_METHODS
     assert normals["tas"].attrs["units"] == "K"
     np.testing.assert_allclose(
         normals["pr"].sel(target_year=1995),
@@ -118,24 +119,29 @@ def test_datasets_keep_time_variables_and_their_attributes():
     )
 
 
-def test_a_cell_day_is_nan_only_if_every_window_year_is():
+def test_a_cell_day_needs_min_years_valid_values():
     data = noleap_data(range(1990, 1995), shape=(2, 2))
     values = data.values
-    values[data.time.dt.year.values != 1992, 0, 0] = np.nan  # only 1992 valid at (0, 0)
+    years = data.time.dt.year.values
+    values[years != 1992, 0, 0] = np.nan  # 1 valid year at (0, 0)
+    values[np.isin(years, [1990, 1991]), 1, 0] = np.nan  # 3 valid years at (1, 0)
     values[:, 1, 1] = np.nan  # never valid at (1, 1)
-    values[10, 0, 1] = np.nan  # one missing day of 1990 at (0, 1)
-    normal = daily_normals(data, [1994], window=5, min_years=5).sel(target_year=1994)
-    np.testing.assert_allclose(normal[:, 0, 0], data.sel(time="1992")[:, 0, 0], rtol=1e-6)
+    values[10, 0, 1] = np.nan  # 4 valid years on day 11 at (0, 1)
+    normal = daily_normals(data, [1994], window=5, min_years=3).sel(target_year=1994)
+    assert np.isnan(normal[:, 0, 0]).all()
     assert np.isnan(normal[:, 1, 1]).all()
+    np.testing.assert_allclose(
+        normal[:, 1, 0], reference_normal(data, [1992, 1993, 1994])[:, 1, 0], rtol=1e-6
+    )
     day11 = data.isel(time=[365 * k + 10 for k in range(1, 5)])[:, 0, 1]
     np.testing.assert_allclose(normal[10, 0, 1], day11.astype(np.float64).mean(), rtol=1e-6)
-    assert not np.isnan(normal[:, :, 0]).any()
+    assert not np.isnan(normal[:, :, 0][:, 1]).any()
 
 
 def test_missing_years_are_skipped_and_named():
     data = noleap_data(range(1990, 2001))
     gappy = data.sel(time=~data.time.dt.year.isin([1995, 1996]))
-    with pytest.warns(MissingYearsWarning, match=r"1997 \(without 1995-1996\)"):
+    with pytest.warns(MissingYearsWarning, match=r"missing from windows: 1995-1996 \("):
         normals = daily_normals(gappy, [1997, 2000], window=5, min_years=3)
     assert normals.source_years.values.tolist() == ["1993-1994,1997", "1997-2000"]
     assert normals.n_years.values.tolist() == [3, 4]
@@ -170,11 +176,15 @@ def test_standard_calendar_drops_29_february_and_aligns_days():
         assert normal.sel(dayofyear=365) == 1231 + years_mean
 
 
-def test_360_day_input_is_refused():
-    time = xr.date_range("2000-01-01", periods=720, freq="D", calendar="360_day", use_cftime=True)
-    data = xr.DataArray(np.zeros(720), dims="time", coords={"time": time})
-    with pytest.raises(UnsupportedCalendarError, match="360_day"):
-        daily_normals(data, [2001], window=2, min_years=2)
+def test_360_day_input_gives_360_days_in_its_own_calendar():
+    time = xr.date_range("2000-01-01", periods=1080, freq="D", calendar="360_day", use_cftime=True)
+    values = np.random.default_rng(4).normal(280, 5, (1080, 2)).astype(np.float32)
+    data = xr.DataArray(values, dims=("time", "x"), coords={"time": time})
+    normals = daily_normals(data, [2002], window=3, min_years=3)
+    np.testing.assert_array_equal(normals.dayofyear, np.arange(1, 361))
+    expected = values.astype(np.float64).reshape(3, 360, 2).mean(axis=0)
+    np.testing.assert_allclose(normals.sel(target_year=2002), expected, rtol=1e-6)
+    assert "360_day" in normals.dayofyear.attrs["long_name"]
 
 
 def test_sub_daily_values_are_summed_and_counted_per_day():
@@ -199,51 +209,53 @@ def test_other_dimensions_pass_through():
     assert normals.dims == ("target_year", "dayofyear", "location", "plev")
 
 
-def test_window_accumulator_matches_direct_sums():
-    rng = np.random.default_rng(3)
-    per_year = {}
-    for year in range(2000, 2010):
-        values = rng.normal(size=(365, 2)).astype(np.float32)
-        values[rng.random(values.shape) < 0.2] = np.nan
-        if year % 2:
-            per_year[year] = (values, None)  # compact: NaN where no value
-        else:
-            per_year[year] = (
-                np.nan_to_num(values).astype(np.float64),
-                (~np.isnan(values)).astype(np.uint16),
-            )
-    accumulator = WindowAccumulator((365, 2))
-    for target in (2004, 2005, 2009, 2006):
-        window = range(target - 4, target + 1)
-        accumulator.move_to(window, per_year)
-        stacked = [
-            sums if counts is None else np.where(counts > 0, sums, np.nan)
-            for sums, counts in (per_year[year] for year in window)
-        ]
-        with np.errstate(invalid="ignore"):
-            expected = np.nanmean(np.stack(stacked).astype(np.float64), axis=0)
-        np.testing.assert_allclose(accumulator.mean(np.float64), expected, rtol=1e-12)
-
-
 @pytest.mark.parametrize(("window", "min_years"), [(0, 0), (5, 0), (5, 6)])
 def test_invalid_windows_are_refused(window, min_years):
     with pytest.raises(ValueError):
         validate_window(window, min_years)
 
 
-def test_an_outlier_only_affects_the_windows_that_contain_it():
+@pytest.mark.parametrize("fill", [1e20, -1e20, 9.96921e36, np.inf, -np.inf])
+def test_undeclared_fill_values_are_masked_and_counted(fill):
+    data = noleap_data(range(1990, 1996), shape=(2, 2))
+    data.values[data.time.dt.year.values == 1991, 0, 1] = np.float32(fill)
+    with pytest.warns(UndeclaredFillWarning, match=r"^365 values are non-finite or \|x\| >= 1e"):
+        normals = daily_normals(data, [1992, 1995], window=3, min_years=2)
+    masked = data.where(np.abs(data) < 1e20)
+    for target in (1992, 1995):
+        np.testing.assert_allclose(
+            normals.sel(target_year=target),
+            reference_normal(masked, list(range(target - 2, target + 1))),
+            rtol=1e-6,
+        )
+    assert np.isfinite(normals.sel(target_year=1992)[:, 0, 1]).all()
+
+
+def test_a_huge_value_only_affects_the_windows_that_contain_it():
     data = noleap_data(range(1990, 1996), shape=(1, 1))
-    data.loc[{"time": data.time.dt.year == 1991}] = np.float32(9.97e36)  # an undeclared fill value
+    data.loc[{"time": data.time.dt.year == 1991}] = np.float32(3e19)  # large, not a fill
     normals = daily_normals(data, [1992, 1995], window=2, min_years=2)
+    assert (normals.sel(target_year=1992) > 1e19).all()
     np.testing.assert_allclose(
         normals.sel(target_year=1995), reference_normal(data, [1994, 1995]), rtol=1e-6
     )
-    per_year = {
-        1990: (np.array([236.0]), None),
-        1991: (np.array([9.97e36]), None),
-        1992: (np.array([240.0]), None),
-    }
-    accumulator = WindowAccumulator((1,))
-    accumulator.move_to([1990, 1991], per_year)
-    accumulator.move_to([1990, 1992], per_year)  # 1991 leaves: summed afresh, not subtracted
-    assert accumulator.mean(np.float64) == 238.0
+
+
+def test_incomplete_years_are_left_out_unless_allowed():
+    data = noleap_data(range(1990, 1995), shape=(1, 2))
+    short = data.where(~((data.time.dt.year == 1993) & (data.time.dt.month == 12)), drop=True)
+    with pytest.warns(IncompleteYearWarning, match="left out of every window: 1993"):
+        normals = daily_normals(short, [1994], window=5, min_years=4)
+    assert normals.source_years.values.tolist() == ["1990-1992,1994"]
+    np.testing.assert_allclose(
+        normals.sel(target_year=1994), reference_normal(data, [1990, 1991, 1992, 1994]), rtol=1e-6
+    )
+    with pytest.warns(IncompleteYearWarning, match="kept: 1993"):
+        kept = daily_normals(short, [1994], window=5, min_years=4, allow_incomplete_years=True)
+    assert kept.source_years.values.tolist() == ["1990-1994"]
+    january = kept.sel(target_year=1994, dayofyear=1)
+    np.testing.assert_allclose(january, reference_normal(data, range(1990, 1995))[0], rtol=1e-6)
+    december = kept.sel(target_year=1994, dayofyear=365)
+    np.testing.assert_allclose(
+        december, reference_normal(data, [1990, 1991, 1992, 1994])[364], rtol=1e-6
+    )

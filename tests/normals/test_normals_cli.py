@@ -41,8 +41,8 @@ def test_options_run_the_pipeline_and_print_a_summary(archive, tmp_path, client)
     assert "Dask dashboard:" in result.output
     assert "written" in result.output and "too-few-years" in result.output
     names = sorted(p.name for p in output.rglob("*.nc"))
-    assert "tas_HI_ssp585_2016_5yr_normal.nc" in names
-    assert "tas_box_historical_2012_5yr_normal.nc" in names
+    assert "tas_NorESM2-LM_HI_ssp585_2016_5yr_normal.nc" in names
+    assert "tas_NorESM2-LM_box_historical_2012_5yr_normal.nc" in names
     assert len(names) == 2 * 5  # two regions, target years 2012-2016
     total = result.output.strip().splitlines()[-1].split()
     assert total[:2] == ["total", "10"]
@@ -69,8 +69,8 @@ def test_yaml_config_with_command_line_overrides(archive, tmp_path, client):
     result = invoke("--config", str(run_file), "--min-years", "4", "--no-progress")
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in (tmp_path / "from-yaml").rglob("*.nc")) == [
-        "tas_HI_historical_2013_5yr_normal.nc",
-        "tas_HI_historical_2014_5yr_normal.nc",
+        "tas_NorESM2-LM_HI_historical_2013_5yr_normal.nc",
+        "tas_NorESM2-LM_HI_historical_2014_5yr_normal.nc",
     ]
 
 
@@ -82,20 +82,24 @@ def test_too_few_years_are_reported_without_failing(archive, tmp_path, client):
     )  # fmt: skip
     assert result.exit_code == 0
     assert (
-        "too-few-years: tas HI historical 2010: 3 of 5 window years have input files"
+        "too-few-years: NorESM2-LM tas HI historical 2010: 3 of 5 window years have input files"
         in result.output
     )
+    assert "Warning: years left out of windows" in result.output
+    assert "NorESM2-LM tas historical: no input file 2006-2007" in result.output
 
 
 def test_a_failed_output_makes_the_exit_status_non_zero(archive, tmp_path, client):
-    (tmp_path / "tas/historical/HI/tas_HI_historical_2014_5yr_normal.nc").mkdir(parents=True)
+    (tmp_path / f"{MODEL}/tas/historical/HI/tas_{MODEL}_HI_historical_2014_5yr_normal.nc").mkdir(
+        parents=True
+    )
     result = invoke(
         "--input", str(archive), "--output", str(tmp_path), "--model", MODEL, "--variables", "tas",
         "--regions", "HI", "--periods", "historical", "--target-years", "2014",
         "--window", "5", "--min-years", "4", "--scheduler", client.scheduler.address, "--no-progress",
     )  # fmt: skip
     assert result.exit_code == 1
-    assert "failed: tas HI historical 2014" in result.output
+    assert f"failed: {MODEL} tas HI historical 2014" in result.output
 
 
 @pytest.mark.parametrize(
@@ -105,6 +109,7 @@ def test_a_failed_output_makes_the_exit_status_non_zero(archive, tmp_path, clien
         (["--periods", "medieval"], "unknown period 'medieval'"),
         (["--target-years", "soon"], "not a year or a range of years"),
         (["--window", "5", "--min-years", "6"], "min_years must be between 1 and the window"),
+        (["--target-years", "2200"], "target years 2200 are outside the periods computed"),
     ],
 )
 def test_bad_options_are_usage_errors(archive, tmp_path, args, message):

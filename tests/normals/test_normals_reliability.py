@@ -42,7 +42,7 @@ def config(archive: Path, output: Path) -> NormalsConfig:
     return NormalsConfig(
         input=str(archive),
         output=output,
-        model="NorESM2-LM",
+        models=("NorESM2-LM",),
         variables=("tas",),
         regions=(REGION,),
         scenarios=("ssp245",),

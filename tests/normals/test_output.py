@@ -24,6 +24,7 @@ def metadata(**changes) -> NormalMetadata:
         "period": "hybrid",
         "scenario": "ssp245",
         "model": "NorESM2-LM",
+        "calendar": "noleap",
         "region": REGIONS["AK"],
         "window": 3,
         "min_years": 2,
@@ -35,17 +36,17 @@ def metadata(**changes) -> NormalMetadata:
     return NormalMetadata(**{**fields, **changes})
 
 
-def write_example(path: Path, **changes) -> Path:
-    values = np.arange(365 * 6, dtype=np.float64).reshape(365, 2, 3)
+def write_example(path: Path, days: int = 365, **changes) -> Path:
+    values = np.arange(days * 6, dtype=np.float64).reshape(days, 2, 3)
     return write_normal(normal_dataset(values, LAT, LON, metadata(**changes)), path)
 
 
-def test_output_path_names_variable_scenario_region_and_target():
-    assert normal_path("/out", "pr", "ssp585", "HI", 2071) == Path(
-        "/out/pr/ssp585/HI/pr_HI_ssp585_2071_30yr_normal.nc"
+def test_output_path_names_model_variable_scenario_region_and_target():
+    assert normal_path("/out", "CESM2", "pr", "ssp585", "HI", 2071) == Path(
+        "/out/CESM2/pr/ssp585/HI/pr_CESM2_HI_ssp585_2071_30yr_normal.nc"
     )
-    assert normal_path("/out", "tas", "historical", "AK", 1990, window=20).name == (
-        "tas_AK_historical_1990_20yr_normal.nc"
+    assert normal_path("/out", "CESM2", "tas", "historical", "AK", 1990, window=20).name == (
+        "tas_CESM2_AK_historical_1990_20yr_normal.nc"
     )
 
 
@@ -54,29 +55,35 @@ def test_file_contents_follow_cf_and_record_how_it_was_made(tmp_path):
     assert sorted(p.name for p in path.parent.iterdir()) == ["normal.nc"]
     with netCDF4.Dataset(path) as nc:
         tas = nc["tas"]
-        assert tas.dimensions == ("dayofyear", "lat", "lon") and tas.dtype == np.float32
+        assert tas.dimensions == ("target_year", "dayofyear", "lat", "lon")
+        assert tas.dtype == np.float32
         assert (
             tas.filters()["zlib"] and tas.filters()["shuffle"] and tas.filters()["complevel"] == 1
         )
-        assert tas.chunking() == [73, 2, 3]
+        assert tas.chunking() == [1, 73, 2, 3]
         assert (tas.units, tas.standard_name, tas.cell_methods) == (
             "K",
             "air_temperature",
-            "time: mean over years",
+            "time: mean within years time: mean over years",
         )
         assert nc["time"].climatology == "climatology_bnds"
+        assert nc["time"].dimensions == ("target_year", "dayofyear")
         assert nc["time"].calendar == "noleap"
+        assert list(nc["target_year"][:]) == [2016]
+        for name in ("target_year", "dayofyear", "lat", "lon", "time", "climatology_bnds"):
+            assert "_FillValue" not in nc[name].ncattrs(), name
     with xr.open_dataset(path, decode_times=xr.coders.CFDatetimeCoder(use_cftime=True)) as ds:
         np.testing.assert_array_equal(ds.dayofyear, np.arange(1, 366))
         np.testing.assert_array_equal(ds.lat, LAT)
         assert ds.lat.attrs == LAT.attrs
         np.testing.assert_array_equal(ds.lon, LON)
-        np.testing.assert_array_equal(ds.tas.values, np.arange(365 * 6).reshape(365, 2, 3))
-        bounds = ds.climatology_bnds.values
+        np.testing.assert_array_equal(ds.tas.values, np.arange(365 * 6).reshape(1, 365, 2, 3))
+        bounds = ds.climatology_bnds.values[0]
         assert (bounds[0, 0].year, bounds[0, 0].month, bounds[0, 0].day) == (2014, 1, 1)
         assert (bounds[0, 1].year, bounds[0, 1].day) == (2016, 2)
         assert (bounds[364, 1].year, bounds[364, 1].month, bounds[364, 1].day) == (2017, 1, 1)
-        assert ds.time.values[59].month == 3 and ds.time.values[59].year == 2015
+        middle = ds.time.values[0]
+        assert middle[59].month == 3 and middle[59].year == 2015
         attrs = ds.attrs
         assert attrs["target_year"] == 2016 and attrs["period"] == "hybrid"
         assert list(attrs["source_years"]) == [2014, 2015, 2016]
@@ -114,26 +121,54 @@ EXPECTED = {"window": 3, "min_years": 2, "inputs_fingerprint": "abc123"}
 
 def test_check_keeps_only_complete_files_with_the_same_parameters(tmp_path):
     path = write_example(tmp_path / "normal.nc")
-    check = check_output(path, variable="tas", expected=EXPECTED, shape=(365, 2, 3))
+    check = check_output(path, variable="tas", expected=EXPECTED, shape=(1, 365, 2, 3))
     assert (check.exists, check.valid) == (True, True)
 
     missing = check_output(
-        tmp_path / "none.nc", variable="tas", expected=EXPECTED, shape=(365, 2, 3)
+        tmp_path / "none.nc", variable="tas", expected=EXPECTED, shape=(1, 365, 2, 3)
     )
     assert (missing.exists, missing.valid) == (False, False)
 
     other = check_output(
-        path, variable="tas", expected={**EXPECTED, "min_years": 3}, shape=(365, 2, 3)
+        path, variable="tas", expected={**EXPECTED, "min_years": 3}, shape=(1, 365, 2, 3)
     )
     assert not other.valid and "min_years" in other.reason
     stale = check_output(
-        path, variable="tas", expected={**EXPECTED, "inputs_fingerprint": "x"}, shape=(365, 2, 3)
+        path, variable="tas", expected={**EXPECTED, "inputs_fingerprint": "x"}, shape=(1, 365, 2, 3)
     )
     assert not stale.valid and "inputs_fingerprint" in stale.reason
-    wrong_shape = check_output(path, variable="tas", expected=EXPECTED, shape=(365, 3, 3))
+    wrong_shape = check_output(path, variable="tas", expected=EXPECTED, shape=(1, 365, 3, 3))
     assert not wrong_shape.valid
 
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
-    truncated = check_output(path, variable="tas", expected=EXPECTED, shape=(365, 2, 3))
+    truncated = check_output(path, variable="tas", expected=EXPECTED, shape=(1, 365, 2, 3))
     assert (truncated.exists, truncated.valid) == (True, False)
     assert truncated.reason.startswith("unreadable")
+
+
+def test_target_years_stack_with_open_mfdataset(tmp_path):
+    paths = [
+        write_example(tmp_path / f"n{target}.nc", target_year=target, source_years=years)
+        for target, years in ((2016, (2014, 2015, 2016)), (2017, (2015, 2016, 2017)))
+    ]
+    with xr.open_mfdataset(
+        paths, combine="by_coords", decode_times=xr.coders.CFDatetimeCoder(use_cftime=True)
+    ) as ds:
+        assert ds.tas.dims == ("target_year", "dayofyear", "lat", "lon")
+        np.testing.assert_array_equal(ds.target_year, [2016, 2017])
+        assert ds.time.dims == ("target_year", "dayofyear")
+        assert [t.year for t in ds.time.values[:, 0]] == [2015, 2016]
+        assert [b.year for b in ds.climatology_bnds.values[:, 0, 0]] == [2014, 2015]
+
+
+def test_360_day_normals_keep_their_calendar(tmp_path):
+    path = write_example(tmp_path / "n.nc", days=360, calendar="360_day")
+    with netCDF4.Dataset(path) as nc:
+        assert nc["time"].calendar == "360_day" and nc.calendar == "360_day"
+        assert nc["tas"].shape == (1, 360, 2, 3)
+    with xr.open_dataset(path, decode_times=xr.coders.CFDatetimeCoder(use_cftime=True)) as ds:
+        np.testing.assert_array_equal(ds.dayofyear, np.arange(1, 361))
+        last_end = ds.climatology_bnds.values[0, 359, 1]
+        assert (last_end.year, last_end.month, last_end.day) == (2017, 1, 1)
+        day_60 = ds.time.values[0, 59]
+        assert (day_60.month, day_60.day) == (2, 30)  # 30-day months

@@ -13,6 +13,7 @@ import xarray as xr
 from distributed import get_task_stream
 
 from climaflow.datasets.nex_gddp_cmip6.filenames import NexGddpFile
+from climaflow.datasets.nex_gddp_cmip6.models import UnknownModelError
 from climaflow.datasets.nex_gddp_cmip6.synthetic import write_synthetic_nex_gddp_archive
 from climaflow.normals import (
     REGIONS,
@@ -20,8 +21,8 @@ from climaflow.normals import (
     NormalsConfig,
     Region,
     Status,
-    UnsupportedCalendarError,
     make_periods,
+    normal_path,
     run_normals,
 )
 from climaflow.normals.pipeline import default_batch_size
@@ -56,7 +57,7 @@ def config(archive: Path, output: Path, **changes) -> NormalsConfig:
     fields = {
         "input": str(archive),
         "output": output,
-        "model": MODEL,
+        "models": (MODEL,),
         "variables": ("tas",),
         "regions": (REGIONS["AK"],),
         "scenarios": ("ssp245",),
@@ -79,6 +80,10 @@ def reference(archive: Path, variable: str, year_sources: list[tuple[str, int]])
     return np.nanmean(np.stack(stacked), axis=0)
 
 
+def output_path(output: Path, variable: str, scenario: str, target: int) -> Path:
+    return normal_path(output, MODEL, variable, scenario, "AK", target, window=5)
+
+
 def read_output(path: Path) -> xr.Dataset:
     with xr.open_dataset(path, decode_times=False) as ds:
         return ds.load()
@@ -87,7 +92,7 @@ def read_output(path: Path) -> xr.Dataset:
 def test_every_period_and_scenario_matches_a_numpy_reference(archive, tmp_path, client):
     output = tmp_path / "out"
     run = config(archive, output, variables=("tas", "pr"), scenarios=("ssp245", "ssp585"))
-    with pytest.warns(MissingYearsWarning, match=r"2027 \(ssp585: no input file\)"):
+    with pytest.warns(MissingYearsWarning, match=r"NorESM2-LM pr ssp585: no input file 2027"):
         summary = run_normals(run, client)
 
     counts = summary.counts()
@@ -123,20 +128,15 @@ def test_every_period_and_scenario_matches_a_numpy_reference(archive, tmp_path, 
             ),
             ("ssp585", 2026, [("ssp585", y) for y in range(2022, 2027)]),
         ]:
-            path = (
-                output
-                / variable
-                / scenario
-                / "AK"
-                / f"{variable}_AK_{scenario}_{target}_5yr_normal.nc"
-            )
-            normal = read_output(path)
-            assert normal[variable].dims == ("dayofyear", "lat", "lon")
+            normal = read_output(output_path(output, variable, scenario, target))
+            assert normal[variable].dims == ("target_year", "dayofyear", "lat", "lon")
             assert normal[variable].dtype == np.float32
             np.testing.assert_array_equal(normal.lat, LAT[AK_ROWS])
             np.testing.assert_array_equal(normal.lon, LON[AK_COLUMNS])
             np.testing.assert_allclose(
-                normal[variable].values, reference(archive, variable, expected_sources), rtol=2e-7
+                normal[variable].values[0],
+                reference(archive, variable, expected_sources),
+                rtol=2e-7,
             )
             assert list(normal.attrs["source_years"]) == [year for _, year in expected_sources]
             assert normal.attrs["source_scenarios"] == ",".join(s for s, _ in expected_sources)
@@ -145,15 +145,15 @@ def test_every_period_and_scenario_matches_a_numpy_reference(archive, tmp_path, 
                 normal.attrs["period"]
                 == {1994: "historical", 2014: "historical", 2016: "hybrid", 2026: "future"}[target]
             )
-    hybrid = read_output(output / "tas/ssp245/AK/tas_AK_ssp245_2016_5yr_normal.nc")
+    hybrid = read_output(output_path(output, "tas", "ssp245", 2016))
     assert hybrid.attrs["scenarios_used"] == "historical,ssp245"
     assert (
         hybrid.tas.attrs["units"] == "K" and hybrid.tas.attrs["standard_name"] == "air_temperature"
     )
-    ssp245 = read_output(output / "tas/ssp245/AK/tas_AK_ssp245_2026_5yr_normal.nc").tas
-    ssp585 = read_output(output / "tas/ssp585/AK/tas_AK_ssp585_2026_5yr_normal.nc").tas
+    ssp245 = read_output(output_path(output, "tas", "ssp245", 2026)).tas
+    ssp585 = read_output(output_path(output, "tas", "ssp585", 2026)).tas
     assert float((ssp585 - ssp245).mean()) > 0.1  # the scenarios are told apart
-    assert not (output / "tas/ssp245/AK/tas_AK_ssp245_2028_5yr_normal.nc").exists()
+    assert not output_path(output, "tas", "ssp245", 2028).exists()
     short = [o for o in summary.outcomes if o.status == Status.TOO_FEW_YEARS]
     assert {o.target_year for o in short} == {2028}
     assert "3 of 5 window years have input files; 4 needed" in short[0].message
@@ -171,22 +171,22 @@ def test_missing_and_corrupt_years_are_left_out_and_named(archive_copy, tmp_path
     with pytest.warns(MissingYearsWarning) as warned:
         summary = run_normals(run, client)
 
-    message = str(warned[0].message)
-    assert (
-        "1995 (historical: no input file)" in message
-        and "1998 (historical: no input file)" in message
+    (message,) = [str(w.message) for w in warned]
+    assert "NorESM2-LM tas historical: no input file 1995-1996, 1998, 2001; unreadable 1999" in (
+        message
     )
-    assert f"1999 (historical: unreadable: cannot open {corrupt}" in message
     by_target = {o.target_year: o for o in summary.outcomes}
+    ((source, year, reason),) = [e for e in by_target[2000].left_out if e[1] == 1999]
+    assert (source, year) == ("historical", 1999) and f"cannot open {corrupt}" in reason
     assert by_target[2000].status == Status.WRITTEN
     assert by_target[2000].source_years == (1993, 1994, 1997, 2000)
     normal = read_output(by_target[2000].path)
     assert list(normal.attrs["source_years"]) == [1993, 1994, 1997, 2000]
     expected = reference(archive_copy, "tas", [("historical", y) for y in (1993, 1994, 1997, 2000)])
-    np.testing.assert_allclose(normal.tas.values, expected, rtol=2e-7)
+    np.testing.assert_allclose(normal.tas.values[0], expected, rtol=2e-7)
     for target in (2001, 2002):  # 4 files at planning, 3 readable
         assert by_target[target].status == Status.TOO_FEW_YEARS
-        assert "3 of 8 window years readable; 4 needed" in by_target[target].message
+        assert "3 of 8 window years usable; 4 needed" in by_target[target].message
         assert not by_target[target].path.exists()
     assert summary.counts()[Status.TOO_FEW_YEARS] == 2
 
@@ -214,7 +214,7 @@ def test_standard_calendar_drops_29_february(tmp_path, client):
         window = range(target - 2, target + 1)
         for dayofyear, (month, day) in {59: (2, 28), 60: (3, 1), 365: (12, 31)}.items():
             expected = np.mean([calendar_day(year, month, day) for year in window], axis=0)
-            np.testing.assert_allclose(normal.sel(dayofyear=dayofyear), expected, rtol=2e-7)
+            np.testing.assert_allclose(normal.sel(dayofyear=dayofyear)[0], expected, rtol=2e-7)
 
 
 def test_alaska_on_a_minus_180_grid_equals_the_0_360_result(tmp_path, client):
@@ -341,7 +341,7 @@ def test_each_input_is_opened_once_per_variable_and_region(archive, tmp_path, cl
 
     groups = {key[0] for key in keys if isinstance(key, tuple)}
     assert {"yearsum-tas-AK", "yearsum-tas-BOX", "normals-tas-AK", "normals-tas-BOX"} <= groups
-    assert ("yearsum-tas-AK", "historical", 1990) in keys
+    assert ("yearsum-tas-AK", MODEL, "historical", 1990) in keys
     assert len([key for key in keys if key[0] == "yearsum-tas-AK"]) == 25
     assert len([key for key in keys if key[0] == "normals-tas-BOX"]) == 7
 
@@ -356,7 +356,7 @@ def test_each_input_is_opened_once_per_variable_and_region(archive, tmp_path, cl
 
 def test_a_failed_write_is_reported_not_raised(archive, tmp_path, client):
     run = config(archive, tmp_path / "out", target_years=(2013, 2014))
-    blocked = tmp_path / "out/tas/historical/AK/tas_AK_historical_2014_5yr_normal.nc"
+    blocked = output_path(tmp_path / "out", "tas", "historical", 2014)
     blocked.mkdir(parents=True)  # a directory where the file should go
     summary = run_normals(run, client)
     by_target = {o.target_year: o for o in summary.outcomes}
@@ -370,14 +370,14 @@ def test_bad_input_is_a_clear_error_before_any_work(archive, tmp_path, client):
         run_normals(config(archive, tmp_path, variables=("huss",)), client)
     with pytest.raises(ValueError, match=r"CONUS .* contains no cell"):
         run_normals(config(archive, tmp_path, regions=(REGIONS["CONUS"],)), client)
-    odd = tmp_path / "odd"
-    write_synthetic_nex_gddp_archive(
-        odd, model=MODEL, years=[2000], lat=LAT, lon=LON, calendar="360_day"
-    )
-    with pytest.raises(UnsupportedCalendarError, match="360_day"):
-        run_normals(config(odd, tmp_path, target_years=(2000,)), client)
+    with pytest.raises(UnknownModelError, match="'NoSuchModel' is not listed"):
+        run_normals(config(archive, tmp_path, models=("NoSuchModel",)), client)
     with pytest.raises(ValueError, match="min_years must be between 1 and the window"):
         config(archive, tmp_path, min_years=6)
+    with pytest.raises(
+        ValueError, match=r"target years 1950-1952, 2200 are outside the periods computed \("
+    ):
+        config(archive, tmp_path, target_years=(1950, 1951, 1952, 2000, 2200))
 
 
 def test_default_batch_size_fits_memory(caplog):

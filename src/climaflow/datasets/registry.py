@@ -1,6 +1,7 @@
 """The dataset integrations climaflow ships, by name."""
 
 import inspect
+import types
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -34,15 +35,24 @@ class DatasetIntegration:
     default_source_url: str
 
     def template_options(self) -> dict[str, type]:
-        """Keyword arguments :attr:`make_template` accepts from the command line, with types."""
+        """Keyword arguments :attr:`make_template` accepts from the command line, with types.
+
+        ``source_url`` is not one: it has its own option and reaches templates that take it
+        (to look labels up in the archive) through :meth:`make_template_from_options`.
+        """
         return {
-            name: parameter.annotation
+            name: _text_type(parameter.annotation)
             for name, parameter in inspect.signature(self.make_template).parameters.items()
-            if parameter.annotation in (str, int, float)
+            if _text_type(parameter.annotation) is not None and name != "source_url"
         }
 
-    def make_template_from_options(self, options: Mapping[str, str]) -> Template[Any]:
-        """The template for ``KEY=VALUE`` options given as text (``resolution_degrees=1.0``)."""
+    def make_template_from_options(
+        self, options: Mapping[str, str], source_url: str | None = None
+    ) -> Template[Any]:
+        """The template for ``KEY=VALUE`` options given as text (``resolution_degrees=1.0``).
+
+        ``source_url`` is passed on when :attr:`make_template` takes it.
+        """
         accepted = self.template_options()
         unknown = sorted(set(options) - set(accepted))
         if unknown:
@@ -51,10 +61,26 @@ class DatasetIntegration:
                 f"it takes: {', '.join(accepted) or 'none'}"
             )
         try:
-            values = {name: accepted[name](text) for name, text in options.items()}
+            values: dict[str, Any] = {name: accepted[name](text) for name, text in options.items()}
         except ValueError as error:
             raise ValueError(f"{self.dataset_id}: bad option value: {error}") from error
+        if (
+            source_url is not None
+            and "source_url" in inspect.signature(self.make_template).parameters
+        ):
+            values["source_url"] = source_url
         return self.make_template(**values)
+
+
+def _text_type(annotation: Any) -> type | None:
+    """``str``, ``int`` or ``float`` for options of that type (or that type or ``None``)."""
+    if annotation in (str, int, float):
+        return annotation
+    if isinstance(annotation, types.UnionType):
+        members = [member for member in annotation.__args__ if member is not type(None)]
+        if len(members) == 1 and members[0] in (str, int, float):
+            return members[0]
+    return None
 
 
 def integrations() -> Mapping[str, DatasetIntegration]:

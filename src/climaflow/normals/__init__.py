@@ -14,8 +14,10 @@ graph, with NetCDF outputs (also the ``climaflow normals`` command)::
 
 from climaflow.normals.calendar import UnsupportedCalendarError
 from climaflow.normals.compute import (
+    IncompleteYearWarning,
     MissingYearsWarning,
     TooFewYearsWarning,
+    UndeclaredFillWarning,
     YearlySums,
     daily_normals,
     dayofyear_sums,
@@ -44,11 +46,12 @@ from climaflow.normals.pipeline import (
     run_normals,
 )
 from climaflow.normals.regions import REGIONS, Region, get_region, region_slices
-from climaflow.normals.window import WindowAccumulator
+from climaflow.normals.window import window_mean
 
 __all__ = [
     "DEFAULT_PERIODS",
     "REGIONS",
+    "IncompleteYearWarning",
     "MissingYearsWarning",
     "NormalMetadata",
     "NormalsConfig",
@@ -59,8 +62,8 @@ __all__ = [
     "TargetOutcome",
     "TargetWindow",
     "TooFewYearsWarning",
+    "UndeclaredFillWarning",
     "UnsupportedCalendarError",
-    "WindowAccumulator",
     "YearlySums",
     "check_output",
     "daily_normals",
@@ -74,5 +77,6 @@ __all__ = [
     "region_slices",
     "run_normals",
     "target_windows",
+    "window_mean",
     "write_normal",
 ]

@@ -4,8 +4,9 @@ Two kinds of input:
 
 - a NEX-GDDP-CMIP6-style directory of yearly NetCDF files, local or at a URL (anything
   fsspec opens: ``https://``, ``s3://`` with s3fs...), laid out as
-  ``{root}/{model}/{scenario}/r1i1p1f1/{var}/{var}_day_{model}_{scenario}_r1i1p1f1_gn_{year}[_vN.N].nc``;
-  the newest version of a year wins;
+  ``{root}/{model}/{scenario}/{variant}/{var}/{var}_day_{model}_{scenario}_{variant}_{grid}_{year}[_vN.N].nc``
+  with each model's own labels (:mod:`climaflow.datasets.nex_gddp_cmip6.models`); the
+  newest version of a year wins;
 - a Zarr store with a ``time`` dimension, as written by the ``nex-gddp-cmip6`` integration:
   either one store per scenario (a path with a ``{scenario}`` placeholder, optionally
   ``{model}`` too) or one store with a ``scenario`` dimension.
@@ -34,6 +35,7 @@ from climaflow.datasets.nex_gddp_cmip6.filenames import (
     newest_versions,
     parse_filename,
 )
+from climaflow.datasets.nex_gddp_cmip6.models import ModelInfo, archive_models, resolve_model
 from climaflow.locks import NETCDF_LOCK
 from climaflow.normals.calendar import check_calendar, years_and_days
 from climaflow.normals.regions import RegionSlices
@@ -86,23 +88,48 @@ class Archive(Protocol):
 
 
 class NexGddpArchive:
-    """Yearly NetCDF files in the NEX-GDDP-CMIP6 layout under a local path or URL."""
+    """Yearly NetCDF files in the NEX-GDDP-CMIP6 layout under a local path or URL.
 
-    def __init__(self, root: str | Path, model: str) -> None:
+    The model's variant and grid labels are the given ones, else found by
+    :func:`~climaflow.datasets.nex_gddp_cmip6.models.resolve_model` (the archive's listing,
+    else the table of the real archive's models), per scenario.
+    """
+
+    def __init__(
+        self,
+        root: str | Path,
+        model: str,
+        *,
+        variant_label: str | None = None,
+        grid_label: str | None = None,
+    ) -> None:
         self.root = str(root).rstrip("/")
         self.model = model
+        self.variant_label = variant_label
+        self.grid_label = grid_label
         self._fs, self._root_path = fsspec.core.url_to_fs(self.root)
 
     def describe(self) -> str:
         return f"NEX-GDDP-CMIP6 archive {self.root} (model {self.model})"
 
+    def model_info(self, scenario: str) -> ModelInfo:
+        """The labels of the model's files in ``scenario``."""
+        return resolve_model(
+            self.root,
+            self.model,
+            scenario,
+            variant_label=self.variant_label,
+            grid_label=self.grid_label,
+        )
+
     def year_inputs(
         self, variable: str, scenario: str, years: Iterable[int]
     ) -> dict[int, YearInput]:
         years = set(years)
-        listed = self._list(variable, scenario)
+        info = self.model_info(scenario)
+        listed = self._list(variable, scenario, info)
         if not listed and not self._is_local:
-            listed = self._probe(variable, scenario, years)
+            listed = self._probe(variable, scenario, years, info)
         return {
             file.year: YearInput(
                 variable=variable,
@@ -122,8 +149,12 @@ class NexGddpArchive:
     def _location(self, name: str) -> str:
         return name if self._is_local else self._fs.unstrip_protocol(name)
 
-    def _list(self, variable: str, scenario: str) -> dict[NexGddpFile, tuple[str, int | None]]:
-        directory = f"{self._root_path}/{directory_of(self.model, scenario, variable)}"
+    def _list(
+        self, variable: str, scenario: str, info: ModelInfo
+    ) -> dict[NexGddpFile, tuple[str, int | None]]:
+        directory = (
+            f"{self._root_path}/{directory_of(self.model, scenario, variable, info.variant_label)}"
+        )
         try:
             entries = self._fs.ls(directory, detail=True)
         except (FileNotFoundError, NotADirectoryError):
@@ -138,17 +169,28 @@ class NexGddpArchive:
                 file = parse_filename(entry["name"])
             except ValueError:
                 continue
-            if (file.model, file.scenario, file.variable) == (self.model, scenario, variable):
+            wanted = (self.model, scenario, variable, info.variant_label)
+            if (file.model, file.scenario, file.variable, file.variant_label) != wanted:
+                continue
+            if self.grid_label is None or file.grid_label == self.grid_label:
                 listed[file] = (self._location(entry["name"]), entry.get("size"))
         return listed
 
     def _probe(
-        self, variable: str, scenario: str, years: set[int]
+        self, variable: str, scenario: str, years: set[int], info: ModelInfo
     ) -> dict[NexGddpFile, tuple[str, int | None]]:
         found = {}
         for year in sorted(years):
             for version in PROBED_VERSIONS:
-                file = NexGddpFile(self.model, scenario, variable, year, version)
+                file = NexGddpFile(
+                    self.model,
+                    scenario,
+                    variable,
+                    year,
+                    version,
+                    variant_label=info.variant_label,
+                    grid_label=info.grid_label,
+                )
                 url = file.url(self.root)
                 try:
                     size = self._fs.info(url).get("size")
@@ -197,12 +239,32 @@ class ZarrArchive:
         }
 
 
-def open_archive(location: str | Path, model: str) -> NexGddpArchive | ZarrArchive:
+def open_archive(
+    location: str | Path,
+    model: str,
+    *,
+    variant_label: str | None = None,
+    grid_label: str | None = None,
+) -> NexGddpArchive | ZarrArchive:
     """A :class:`ZarrArchive` when ``location`` is (a template of) a Zarr store, else a NetCDF archive."""
     location = str(location)
     if location.rstrip("/").endswith(".zarr") or _is_local_zarr(location):
         return ZarrArchive(location, model)
-    return NexGddpArchive(location, model)
+    return NexGddpArchive(location, model, variant_label=variant_label, grid_label=grid_label)
+
+
+def archive_model_names(location: str | Path) -> list[str]:
+    """Every model of the archive at ``location`` (for ``--model all``).
+
+    Raises
+    ------
+    ValueError
+        For a Zarr store, whose model is named by its path.
+    """
+    location = str(location)
+    if location.rstrip("/").endswith(".zarr") or _is_local_zarr(location):
+        raise ValueError(f"{location} is a Zarr store: name its model instead of 'all'")
+    return archive_models(location)
 
 
 def open_zarr_scenario(store: str, scenario: str, *, templated: bool) -> xr.Dataset | None:
@@ -243,7 +305,7 @@ def inspect_input(source: YearInput) -> InputGrid:
     ValueError
         If the variable is missing or not on a ``(time, lat, lon)`` grid.
     UnsupportedCalendarError
-        If its calendar is 360_day (or another one without a 365-day mapping).
+        If climaflow has no day-of-year layout for its calendar.
     """
     with _open_year_dataset(source) as dataset:
         variable = _variable(dataset, source)
@@ -260,19 +322,24 @@ def inspect_input(source: YearInput) -> InputGrid:
         )
 
 
-def read_year(source: YearInput, slices: RegionSlices) -> xr.DataArray:
+def read_year(
+    source: YearInput, slices: RegionSlices, grid: tuple[np.ndarray, np.ndarray] | None = None
+) -> xr.DataArray:
     """The year's values of the variable in the region, loaded into memory.
 
-    Only time steps of ``source.year`` are kept (a file or store may hold more).
+    Only time steps of ``source.year`` are kept (a file or store may hold more). When
+    ``grid`` (the planned ``(lat, lon)`` cell centres) is given, the input must be on it.
 
     Raises
     ------
     ValueError, OSError, UnsupportedCalendarError
-        For a missing variable, a year with no time steps, an unsupported calendar, or an
-        unreadable file; messages name the input.
+        For a missing variable, a year with no time steps, another grid, an unsupported
+        calendar, or an unreadable file; messages name the input.
     """
     with _open_year_dataset(source) as dataset:
         variable = _variable(dataset, source)
+        if grid is not None:
+            _check_grid(source, variable, grid)
         check_calendar(variable["time"].dt.calendar, source.location)
         in_year = np.flatnonzero(years_and_days(variable["time"])[0] == source.year)
         if in_year.size == 0:
@@ -326,6 +393,19 @@ def _variable(dataset: xr.Dataset, source: YearInput) -> xr.DataArray:
             "expected time, lat and lon"
         )
     return variable.transpose("time", "lat", "lon")
+
+
+def _check_grid(
+    source: YearInput, variable: xr.DataArray, grid: tuple[np.ndarray, np.ndarray]
+) -> None:
+    for name, expected in zip(("lat", "lon"), grid, strict=True):
+        values = variable[name].values
+        if values.shape != expected.shape or not np.allclose(values, expected):
+            raise ValueError(
+                f"{source.location}: its {name} grid ({values.size} values from "
+                f"{values[0]:g} to {values[-1]:g}) differs from the other inputs' "
+                f"({expected.size} values from {expected[0]:g} to {expected[-1]:g})"
+            )
 
 
 def _is_local_zarr(location: str) -> bool:

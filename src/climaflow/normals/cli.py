@@ -6,6 +6,7 @@ comma-separated strings or YAML lists; ``periods`` may map period names to
 ``[first, last]`` target years; ``regions`` may mix names and ``NAME:lon_min,lon_max,lat_min,lat_max``.
 """
 
+import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,8 @@ import yaml
 from click.core import ParameterSource
 
 from climaflow.cli_common import CLUSTER_OPTION_NAMES, cluster_options, run_cluster
+from climaflow.normals.archive import archive_model_names
+from climaflow.normals.compute import MissingYearsWarning, UndeclaredFillWarning
 from climaflow.normals.periods import PERIOD_KINDS, make_periods, parse_year_range
 from climaflow.normals.pipeline import NormalsConfig, Status, run_normals
 from climaflow.normals.regions import get_region
@@ -31,7 +34,13 @@ _REQUIRED = ("input", "output", "model", "variables")
 )
 @click.option("--input", "input", help="Archive root (path or URL) or Zarr store.")
 @click.option("--output", type=click.Path(file_okay=False, path_type=Path), help="Output root.")
-@click.option("--model", help="Model, e.g. NorESM2-LM.")
+@click.option(
+    "--model",
+    help="Model(s), comma-separated (e.g. NorESM2-LM,UKESM1-0-LL), or 'all' for every model "
+    "of the archive.",
+)
+@click.option("--variant", help="Variant label of the models' files [default: from the archive].")
+@click.option("--grid", help="Grid label of the models' files [default: from the archive].")
 @click.option("--variables", help="Comma-separated variables, e.g. tas,pr.")
 @click.option(
     "--regions",
@@ -53,7 +62,18 @@ _REQUIRED = ("input", "output", "model", "variables")
     help="Comma-separated periods to compute.",
 )
 @click.option("--target-years", help="Restrict target years, e.g. 1980-2100 or 1990,2000-2010.")
-@click.option("--min-years", type=int, default=25, show_default=True)
+@click.option(
+    "--min-years",
+    type=int,
+    default=25,
+    show_default=True,
+    help="Fewest window years with a valid value for a normal (per cell and day).",
+)
+@click.option(
+    "--allow-incomplete-years",
+    is_flag=True,
+    help="Use years whose files lack some days (by default they are left out and named).",
+)
 @click.option("--window", type=int, default=30, show_default=True)
 @click.option(
     "--batch-size", type=int, help="Target years per batch task [default: sized to memory]."
@@ -81,15 +101,20 @@ def normals(ctx: click.Context, config_file: Path | None, **options: Any) -> Non
     cluster = {name: settings[name] for name in CLUSTER_OPTION_NAMES}
     with run_cluster(**cluster, writable_paths=[config.output]) as client:
         try:
-            summary = run_normals(config, client, show_progress=settings["progress"])
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                summary = run_normals(config, client, show_progress=settings["progress"])
         except (FileNotFoundError, ValueError) as error:
             raise click.ClickException(str(error)) from error
 
+    for warning in caught:
+        if issubclass(warning.category, MissingYearsWarning | UndeclaredFillWarning):
+            click.echo(f"Warning: {warning.message}", err=True)
     for outcome in summary.outcomes:
         if outcome.status in (Status.TOO_FEW_YEARS, Status.FAILED):
             click.echo(
-                f"{outcome.status}: {outcome.variable} {outcome.region} {outcome.scenario} "
-                f"{outcome.target_year}: {outcome.message}",
+                f"{outcome.status}: {outcome.model} {outcome.variable} {outcome.region} "
+                f"{outcome.scenario} {outcome.target_year}: {outcome.message}",
                 err=True,
             )
     click.echo(summary.table())
@@ -143,7 +168,10 @@ def _config(settings: Mapping[str, Any]) -> NormalsConfig:
         return NormalsConfig(
             input=str(settings["input"]),
             output=Path(settings["output"]),
-            model=str(settings["model"]),
+            models=_models(settings["model"], str(settings["input"])),
+            variant_label=settings["variant"],
+            grid_label=settings["grid"],
+            allow_incomplete_years=bool(settings["allow_incomplete_years"]),
             variables=tuple(_items(settings["variables"])),
             regions=tuple(get_region(spec) for spec in _regions(settings["regions"])),
             scenarios=tuple(_items(settings["scenarios"])),
@@ -156,6 +184,14 @@ def _config(settings: Mapping[str, Any]) -> NormalsConfig:
         )
     except ValueError as error:
         raise click.UsageError(str(error)) from error
+
+
+def _models(value: str | Iterable[str], input: str) -> tuple[str, ...]:
+    """The models named, or every model of the archive at ``input`` for ``all``."""
+    models = _items(value)
+    if models == ["all"]:
+        return tuple(archive_model_names(input))
+    return tuple(models)
 
 
 def _items(value: str | int | Iterable[Any]) -> list[str]:

@@ -2,15 +2,17 @@
 
 The algorithm, in two steps:
 
-1. :func:`dayofyear_sums`: one flox reduction groups the time axis by (year, day of year on a
-   365-day axis, 29 February dropped) and gives each year's per-day **sums** and **counts**
-   of valid values. A year is read once, whatever the number of target years.
-2. :func:`normals_from_sums`: each window's float64 sum over its years, divided by its count
-   of valid values (NaN only where every year of the window is NaN).
+1. :func:`dayofyear_sums`: one flox reduction groups the time axis by (year, day of year:
+   1..365 with 29 February dropped, or 1..360 for the 360_day calendar) and gives each year's
+   per-day **sums** and **counts** of valid values. A year is read once, whatever the number
+   of target years. Undeclared fill values (non-finite, or ``|x| >= 1e20``) are masked like
+   declared ones; years that lack some of their calendar's days are left out (with a warning)
+   unless ``allow_incomplete_years``.
+2. :func:`normals_from_sums`: each window's mean with :func:`~climaflow.normals.window.window_mean`,
+   the one window arithmetic of climaflow (the pipeline uses it too): float64 sums of its own
+   years, integer counts, NaN where a cell-day has fewer than ``min_years`` valid years.
 
 :func:`daily_normals` chains both, lazily for dask-backed inputs.
-:class:`~climaflow.normals.window.WindowAccumulator` is the same window arithmetic on in-memory
-per-year arrays, for the batch tasks of :mod:`climaflow.normals.pipeline`.
 """
 
 import inspect
@@ -24,12 +26,21 @@ import numpy as np
 import xarray as xr
 from flox.xarray import xarray_reduce
 
-from climaflow.normals.calendar import DAYS_OF_YEAR, check_calendar, years_and_days
+from climaflow.fills import UNDECLARED_FILL_THRESHOLD
+from climaflow.normals.calendar import (
+    calendar_of,
+    check_calendar,
+    days_of_year,
+    incomplete_years,
+    years_and_days,
+)
 from climaflow.normals.periods import format_years, window_years
+from climaflow.normals.window import window_mean_along_last_axis
 
 T_Xarray = TypeVar("T_Xarray", xr.DataArray, xr.Dataset)
 
-NORMALS_CELL_METHOD = "time: mean over years"
+#: CF conventions 7.4: a mean over years of the days' (daily) values.
+NORMALS_CELL_METHODS = "time: mean within years time: mean over years"
 
 
 class MissingYearsWarning(UserWarning):
@@ -40,23 +51,36 @@ class TooFewYearsWarning(UserWarning):
     """A target year has fewer than ``min_years`` available years: it gets no normal."""
 
 
+class IncompleteYearWarning(UserWarning):
+    """A year lacks some of its calendar's days: it is left out of every window."""
+
+
+class UndeclaredFillWarning(UserWarning):
+    """The input holds fill values (``|x| >= 1e20`` or non-finite) that no attribute declares."""
+
+
 @dataclass(frozen=True)
 class YearlySums(Generic[T_Xarray]):
     """Per-year, per-day-of-year sums and counts of valid values.
 
     ``sums`` and ``counts`` have dims ``("year", "dayofyear", *other_dims)``; the year axis
-    runs without gaps from the first to the last year of the input, ``dayofyear`` is 1..365.
-    ``sums`` is NaN where a (year, day) has no valid value. ``years`` lists the years with at
-    least one time step in the input; ``values_per_day`` is the most time steps any (year,
-    day) has: 1 for daily data, whose sums are then the values themselves, in the input's
-    float dtype (exactly), and whose counts follow from the sums (``valid_counts`` is then
-    ``None``); otherwise sums are float64 and ``valid_counts`` come from a flox count.
+    runs without gaps from the first to the last year of the input, ``dayofyear`` is 1..365
+    (1..360 for ``calendar`` 360_day). ``sums`` is NaN where a (year, day) has no valid value.
+    ``years`` lists the years used: those with time steps in the input, less
+    ``incomplete_years`` unless they were allowed. ``values_per_day`` is the most time steps
+    any (year, day) has: 1 for daily data, whose sums are then the values themselves, in the
+    input's float dtype (exactly), and whose counts follow from the sums (``valid_counts`` is
+    then ``None``); otherwise sums are float64 and ``valid_counts`` come from a flox count.
+    ``masked_fills`` counts the undeclared fill values masked (``None`` for lazy inputs).
     """
 
     sums: T_Xarray
     years: tuple[int, ...]
     values_per_day: int
+    calendar: str
     valid_counts: T_Xarray | None = None
+    incomplete_years: tuple[int, ...] = ()
+    masked_fills: int | None = 0
 
     @property
     def counts(self) -> T_Xarray:
@@ -66,13 +90,38 @@ class YearlySums(Generic[T_Xarray]):
         return self.sums.notnull().astype(np.int32)
 
 
+def mask_fills(obj: T_Xarray) -> tuple[T_Xarray, int | None]:
+    """``obj`` with undeclared fill values as NaN, and how many there were (``None`` if lazy).
+
+    Fill values are values of floating variables that are not finite or whose magnitude is at
+    least :data:`~climaflow.datasets.nex_gddp_cmip6.fills.UNDECLARED_FILL_THRESHOLD`.
+    """
+    arrays = obj.data_vars.values() if isinstance(obj, xr.Dataset) else [obj]
+    if not any(np.issubdtype(array.dtype, np.floating) for array in arrays):
+        return obj, 0
+    valid = np.abs(obj) < UNDECLARED_FILL_THRESHOLD
+    fills = obj.notnull() & ~valid
+    masked = obj.where(valid | obj.isnull())
+    if obj.chunks:
+        return masked, None
+    counted = fills.sum()
+    if isinstance(counted, xr.Dataset):
+        return masked, sum(int(count) for count in counted.data_vars.values())
+    return masked, int(counted)
+
+
 def dayofyear_sums(
-    obj: T_Xarray, *, time_dim: Hashable = "time", engine: str = "numbagg"
+    obj: T_Xarray,
+    *,
+    time_dim: Hashable = "time",
+    engine: str = "numbagg",
+    allow_incomplete_years: bool = False,
 ) -> YearlySums[T_Xarray]:
-    """Each year's sums and counts of valid values per day of year (29 February dropped).
+    """Each year's sums and counts of valid values per day of year.
 
     One flox reduction grouped by (year, day of year) with every year and day expected, so
-    all years share the same 365-day axis.
+    all years share the same day axis: 1..365 with 29 February dropped, or 1..360 for
+    360_day data.
 
     Parameters
     ----------
@@ -83,20 +132,31 @@ def dayofyear_sums(
         per year along time (when time is sorted) and give lazy results, one chunk per year.
     engine
         flox engine; ``"numbagg"`` is the fastest for these reductions.
+    allow_incomplete_years
+        Keep years that lack some of their calendar's days (e.g. a file ending on
+        30 November); by default they are left out.
 
     Raises
     ------
     UnsupportedCalendarError
-        For a calendar without a day-for-day mapping onto 365 days (360_day).
+        For a calendar climaflow has no day-of-year layout for.
+    ValueError
+        For an empty time axis, or when every year is incomplete.
     """
     time = obj[time_dim]
-    check_calendar(_calendar_of(time), f"time coordinate {time_dim!r}")
+    calendar = _calendar_of(time)
+    check_calendar(calendar, f"time coordinate {time_dim!r}")
     if isinstance(obj, xr.Dataset):
         obj = obj[[name for name, var in obj.data_vars.items() if time_dim in var.dims]]
-    years, dayofyear = years_and_days(time)
+    years, dayofyear = years_and_days(time, calendar)
     if years.size == 0:
         raise ValueError(f"{time_dim!r} is empty: no data to compute normals from")
+    incomplete = incomplete_years(years, dayofyear, calendar)
     kept = dayofyear > 0
+    if incomplete and not allow_incomplete_years:
+        kept &= ~np.isin(years, incomplete)
+    if not kept.any():
+        raise ValueError(f"every year is incomplete: {format_years(incomplete)}")
     if not kept.all():
         obj = obj.isel({time_dim: kept})
         years, dayofyear = years[kept], dayofyear[kept]
@@ -104,6 +164,7 @@ def dayofyear_sums(
     if obj.chunksizes and np.all(np.diff(years) >= 0):
         # One chunk per year: files chunked by day (as NEX-GDDP's) would give a task per day.
         obj = obj.chunk({time_dim: tuple(np.unique(years, return_counts=True)[1])})
+    obj, masked_fills = mask_fills(obj)
     dtypes = obj.dtypes.values() if isinstance(obj, xr.Dataset) else [obj.dtype]
     if values_per_day > 1 or not all(np.issubdtype(dtype, np.floating) for dtype in dtypes):
         obj = obj.astype(np.float64)  # sums of several values accumulate in float64
@@ -111,7 +172,7 @@ def dayofyear_sums(
         xr.DataArray(years, dims=time_dim, name="year"),
         xr.DataArray(dayofyear, dims=time_dim, name="dayofyear"),
     )
-    groups = (np.arange(years.min(), years.max() + 1), DAYS_OF_YEAR)
+    groups = (np.arange(years.min(), years.max() + 1), days_of_year(calendar))
     sums = xarray_reduce(
         obj, *by, func="nansum", expected_groups=groups, min_count=1, engine=engine
     ).transpose("year", "dayofyear", ...)
@@ -124,7 +185,10 @@ def dayofyear_sums(
         sums=sums,
         years=tuple(int(year) for year in np.unique(years)),
         values_per_day=values_per_day,
+        calendar=calendar,
         valid_counts=None if counts is None else counts.astype(np.int32),
+        incomplete_years=tuple(incomplete),
+        masked_fills=masked_fills,
     )
 
 
@@ -139,9 +203,9 @@ def normals_from_sums(
     """Daily normals of ``target_years`` from per-year sums and counts.
 
     The normal of target year T on day d is the mean over the window years T-window+1..T of
-    the values on day d: total sum / total count, NaN only where no window year has a valid
-    value. Each window is summed over its own years, without subtraction, so an outlier (say an
-    undeclared fill value) only affects the windows that contain it.
+    the valid values on day d (see :func:`~climaflow.normals.window.window_mean`): NaN where
+    fewer than ``min_years`` window years have a valid value. Each window is summed over its
+    own years, without subtraction, so an outlier only affects the windows that contain it.
 
     Parameters
     ----------
@@ -150,8 +214,8 @@ def normals_from_sums(
     target_years
         Target years T; each needs at least ``min_years`` years of its window in
         ``yearly.years``. Targets short of that are left out with a
-        :class:`TooFewYearsWarning`; windows with missing years give a
-        :class:`MissingYearsWarning` naming them.
+        :class:`TooFewYearsWarning`; windows with missing years give one
+        :class:`MissingYearsWarning` naming the missing years.
     window, min_years
         Window length in years and minimum number of available years.
     dtype
@@ -182,22 +246,17 @@ def normals_from_sums(
             f"no target year has {min_years} of its {window} window years in the data "
             f"(years present: {format_years(available)})"
         )
-
     targets = np.array(sorted(used))
-
-    def window_totals(per_year: T_Xarray) -> T_Xarray:
-        totals = [per_year.sel(year=used[target]).sum("year") for target in targets]
-        return xr.concat(totals, dim="target_year")
-
-    sums = window_totals(yearly.sums.fillna(0).astype(np.float64))
-    counts = window_totals(yearly.counts)
-    normals = (sums / counts.where(counts > 0)).astype(dtype)
+    normals = xr.concat(
+        [_window_normal(yearly, used[target], min_years, dtype) for target in targets],
+        dim="target_year",
+    ).transpose("target_year", "dayofyear", ...)
     normals = normals.assign_coords(
         target_year=targets,
         n_years=("target_year", [len(used[target]) for target in targets]),
         source_years=("target_year", [format_years(used[target]) for target in targets]),
     )
-    return _with_normals_attrs(normals, yearly.sums, window, min_years)
+    return _with_normals_attrs(normals, yearly, window, min_years)
 
 
 def daily_normals(
@@ -209,13 +268,17 @@ def daily_normals(
     time_dim: Hashable = "time",
     dtype: np.typing.DTypeLike = np.float32,
     engine: str = "numbagg",
+    allow_incomplete_years: bool = False,
 ) -> T_Xarray:
     """Rolling daily climate normals of a daily DataArray or Dataset, lazily.
 
     For each target year T, the mean over the years T-window+1..T of each day of year
-    (1..365, 29 February dropped), per element of every other dimension (lat/lon grids,
-    station ``location``, pressure levels...). Each input year is reduced once, whatever the
+    (1..365 with 29 February dropped; 1..360 for 360_day data), per element of every other
+    dimension (lat/lon grids, station ``location``, pressure levels...), NaN where fewer than
+    ``min_years`` years have a valid value. Each input year is reduced once, whatever the
     number of target years: see :func:`dayofyear_sums` and :func:`normals_from_sums`.
+    Undeclared fill values are masked (:class:`UndeclaredFillWarning` says how many) and
+    incomplete years left out (:class:`IncompleteYearWarning`) unless allowed.
 
     Examples
     --------
@@ -223,7 +286,21 @@ def daily_normals(
     >>> normals = daily_normals(ds.tas, range(1980, 2001))  # doctest: +SKIP
     >>> normals.sel(target_year=1990).compute()  # doctest: +SKIP
     """
-    yearly = dayofyear_sums(obj, time_dim=time_dim, engine=engine)
+    yearly = dayofyear_sums(
+        obj, time_dim=time_dim, engine=engine, allow_incomplete_years=allow_incomplete_years
+    )
+    if yearly.incomplete_years:
+        what = "kept" if allow_incomplete_years else "left out of every window"
+        warn_at_caller(
+            f"years lacking some of their days are {what}: {format_years(yearly.incomplete_years)}",
+            IncompleteYearWarning,
+        )
+    if yearly.masked_fills:
+        warn_at_caller(
+            f"{yearly.masked_fills} values are non-finite or |x| >= {UNDECLARED_FILL_THRESHOLD:g} "
+            "without a declared fill value; they are treated as missing",
+            UndeclaredFillWarning,
+        )
     return normals_from_sums(yearly, target_years, window=window, min_years=min_years, dtype=dtype)
 
 
@@ -247,7 +324,27 @@ def warn_at_caller(message: str, category: type[Warning]) -> None:
 def _calendar_of(time: xr.DataArray) -> str:
     if time.size == 0 or np.issubdtype(time.dtype, np.datetime64):
         return "proleptic_gregorian"
-    return time.dt.calendar
+    return calendar_of(time)
+
+
+def _window_normal(
+    yearly: YearlySums[T_Xarray], years: list[int], min_years: int, dtype: np.typing.DTypeLike
+) -> T_Xarray:
+    """One target's normal through the shared window arithmetic (years in ascending order)."""
+    arguments = [yearly.sums.sel(year=years)]
+    if yearly.valid_counts is not None:
+        arguments.append(yearly.valid_counts.sel(year=years))
+    if arguments[0].chunks:
+        arguments = [argument.chunk({"year": -1}) for argument in arguments]
+    return xr.apply_ufunc(
+        window_mean_along_last_axis,
+        *arguments,
+        input_core_dims=[["year"]] * len(arguments),
+        kwargs={"min_years": min_years, "dtype": dtype},
+        dask="parallelized",
+        output_dtypes=[dtype],
+        keep_attrs=True,
+    )
 
 
 def _warn_about_windows(
@@ -257,42 +354,41 @@ def _warn_about_windows(
     window: int,
     min_years: int,
 ) -> None:
-    short, gappy = [], []
-    for target in target_years:
-        missing = [year for year in window_years(target, window) if year not in available]
-        if target not in used:
-            short.append(f"{target} ({window - len(missing)} years)")
-        elif missing:
-            gappy.append(f"{target} (without {format_years(missing)})")
-    if gappy:
+    short = [target for target in target_years if target not in used]
+    missing = {
+        year for target in used for year in window_years(target, window) if year not in available
+    }
+    if missing:
+        gappy = [t for t in used if any(y not in available for y in window_years(t, window))]
         warn_at_caller(
-            f"windows with missing years use the others: {'; '.join(gappy)}", MissingYearsWarning
+            f"years missing from windows: {format_years(missing, ', ')} "
+            f"(target years {format_years(gappy, ', ')} use the others)",
+            MissingYearsWarning,
         )
     if short:
         warn_at_caller(
-            f"no normal for target years with fewer than {min_years} of {window} window years: "
-            + ", ".join(short),
+            f"no normal for target years {format_years(short, ', ')}: fewer than {min_years} "
+            f"of their {window} window years are present",
             TooFewYearsWarning,
         )
 
 
 def _with_normals_attrs(
-    normals: T_Xarray, source: T_Xarray, window: int, min_years: int
+    normals: T_Xarray, yearly: YearlySums[T_Xarray], window: int, min_years: int
 ) -> T_Xarray:
-    def cell_methods(attrs: Mapping[str, object]) -> str:
-        return f"{attrs.get('cell_methods', '')} {NORMALS_CELL_METHOD}".strip()
-
+    source = yearly.sums
     if isinstance(normals, xr.Dataset):
         for name, variable in normals.data_vars.items():
-            variable.attrs = {
-                **source[name].attrs,
-                "cell_methods": cell_methods(source[name].attrs),
-            }
+            variable.attrs = {**source[name].attrs, "cell_methods": NORMALS_CELL_METHODS}
     else:
-        normals.attrs = {**source.attrs, "cell_methods": cell_methods(source.attrs)}
+        normals.attrs = {**source.attrs, "cell_methods": NORMALS_CELL_METHODS}
     normals.attrs.update(window=window, min_years=min_years)
-    normals["dayofyear"].attrs = {
-        "long_name": "day of year on a 365-day calendar (29 February dropped)",
-        "units": "1",
-    }
+    normals["dayofyear"].attrs = dayofyear_attrs(yearly.calendar)
     return normals
+
+
+def dayofyear_attrs(calendar: str) -> dict[str, str]:
+    """CF attributes of the ``dayofyear`` coordinate of normals in ``calendar``."""
+    if days_of_year(calendar).size == 360:
+        return {"long_name": "day of year on the 360_day calendar (30-day months)", "units": "1"}
+    return {"long_name": "day of year on a 365-day calendar (29 February dropped)", "units": "1"}

@@ -1,10 +1,14 @@
 """Normals on disk: names, contents, atomic writes, and the validity check behind "skip if exists".
 
-One NetCDF4 file per (variable, region, scenario, target year)::
+One NetCDF4 file per (model, variable, region, scenario, target year)::
 
-    {output}/{variable}/{scenario}/{REGION}/{variable}_{REGION}_{scenario}_{T}_30yr_normal.nc
+    {output}/{model}/{variable}/{scenario}/{REGION}/{variable}_{model}_{REGION}_{scenario}_{T}_30yr_normal.nc
 
-(``30yr`` is the window length). Files are written to ``<name>.tmp-<uuid>`` in the same
+(``30yr`` is the window length). Each file holds the normal with dims
+``(target_year, dayofyear, lat, lon)``, ``target_year`` of length 1, so that
+``xr.open_mfdataset(files, combine="by_coords")`` stacks a model's target years. The
+``time`` coordinate (noon of each day in the window's middle year) and its CF climatology
+bounds (CF conventions 7.4) carry the ``target_year`` dimension too. Files are written to ``<name>.tmp-<uuid>`` in the same
 directory and renamed with :func:`os.replace`, so a crash never leaves a file that looks done.
 
 Encoding: float32, zlib level 1 with byte shuffle, chunks of 73 days x up to 64 x 64 cells.
@@ -29,8 +33,8 @@ import xarray as xr
 from climaflow import __version__
 from climaflow.locks import NETCDF_LOCK
 from climaflow.names import check_path_component
-from climaflow.normals.calendar import DAYS_OF_YEAR
-from climaflow.normals.compute import NORMALS_CELL_METHOD
+from climaflow.normals.calendar import days_of_year, days_per_year
+from climaflow.normals.compute import NORMALS_CELL_METHODS, dayofyear_attrs
 from climaflow.normals.periods import format_years
 from climaflow.normals.regions import Region
 
@@ -38,7 +42,6 @@ COMPRESSION = {"zlib": True, "complevel": 1, "shuffle": True}
 CHUNK_DAYS = 73
 CHUNK_CELLS = 64
 CLIMATOLOGY_UNITS = "days since 1950-01-01 00:00:00"
-CLIMATOLOGY_CALENDAR = "noleap"
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,7 @@ class NormalMetadata:
     period: str
     scenario: str
     model: str
+    calendar: str
     region: Region
     window: int
     min_years: int
@@ -79,20 +83,26 @@ class OutputCheck:
 
 def normal_path(
     output: str | Path,
+    model: str,
     variable: str,
     scenario: str,
     region: str,
     target_year: int,
     window: int = 30,
 ) -> Path:
-    """Where the normal of (variable, scenario, region, target year) is written.
+    """Where the normal of (model, variable, scenario, region, target year) is written.
 
     Raises ``ValueError`` for names that could leave ``output`` (``..``, separators).
     """
-    for value, what in ((variable, "variable"), (scenario, "scenario"), (region, "region")):
+    for value, what in (
+        (model, "model"),
+        (variable, "variable"),
+        (scenario, "scenario"),
+        (region, "region"),
+    ):
         check_path_component(value, what)
-    name = f"{variable}_{region}_{scenario}_{target_year}_{window}yr_normal.nc"
-    return Path(output) / variable / scenario / region / name
+    name = f"{variable}_{model}_{region}_{scenario}_{target_year}_{window}yr_normal.nc"
+    return Path(output) / model / variable / scenario / region / name
 
 
 def normal_dataset(
@@ -101,35 +111,41 @@ def normal_dataset(
     lon: xr.DataArray,
     metadata: NormalMetadata,
 ) -> xr.Dataset:
-    """The output dataset: the normal ``(dayofyear, lat, lon)`` with its CF metadata.
+    """The output dataset: the normal ``(target_year, dayofyear, lat, lon)`` with CF metadata.
 
-    ``lat`` and ``lon`` are the region's coordinates (values and attributes are kept).
+    ``values`` is ``(dayofyear, lat, lon)`` on the calendar's day axis (365 days, or 360 for
+    360_day); ``lat`` and ``lon`` are the region's coordinates (values and attributes kept).
     """
+    days = days_of_year(metadata.calendar)
     first, last = min(metadata.source_years), max(metadata.source_years)
     # Climatology bounds of day N: 00:00 of day N in the first year to 00:00 of the day after
     # day N in the last year (CF 7.4); the time value is noon of day N in the middle year.
-    starts = np.array([_noleap_date(first, day) for day in DAYS_OF_YEAR])
-    ends = np.array([_noleap_date(last, day) + _ONE_DAY for day in DAYS_OF_YEAR])
-    middle = np.array([_noleap_date((first + last) // 2, day) + _HALF_DAY for day in DAYS_OF_YEAR])
-    attrs = dict(metadata.variable_attrs)
-    attrs["cell_methods"] = f"{attrs.get('cell_methods', '')} {NORMALS_CELL_METHOD}".strip()
+    starts = [_day(metadata.calendar, first, day) for day in days]
+    ends = [_day(metadata.calendar, last, day) + _ONE_DAY for day in days]
+    middle = [_day(metadata.calendar, (first + last) // 2, day) + _HALF_DAY for day in days]
+    attrs = {**metadata.variable_attrs, "cell_methods": NORMALS_CELL_METHODS}
     dataset = xr.Dataset(
         {
-            metadata.variable: (("dayofyear", "lat", "lon"), values.astype(np.float32), attrs),
-            "climatology_bnds": (("dayofyear", "nv"), np.stack([starts, ends], axis=1)),
+            metadata.variable: (
+                ("target_year", "dayofyear", "lat", "lon"),
+                values.astype(np.float32)[np.newaxis],
+                attrs,
+            ),
+            "climatology_bnds": (
+                ("target_year", "dayofyear", "nv"),
+                np.array([np.stack([starts, ends], axis=1)]),
+            ),
         },
         coords={
-            "dayofyear": (
-                "dayofyear",
-                DAYS_OF_YEAR,
-                {
-                    "long_name": "day of year on a 365-day calendar (29 February dropped)",
-                    "units": "1",
-                },
+            "target_year": (
+                "target_year",
+                np.array([metadata.target_year], dtype=np.int32),
+                {"long_name": "last year of the normal's window"},
             ),
+            "dayofyear": ("dayofyear", days, dayofyear_attrs(metadata.calendar)),
             "time": (
-                "dayofyear",
-                middle,
+                ("target_year", "dayofyear"),
+                np.array([middle]),
                 {"standard_name": "time", "climatology": "climatology_bnds"},
             ),
             "lat": lat,
@@ -189,23 +205,36 @@ _ONE_DAY = cftime.DatetimeNoLeap(2001, 1, 2) - cftime.DatetimeNoLeap(2001, 1, 1)
 _HALF_DAY = _ONE_DAY / 2
 
 
-def _noleap_date(year: int, dayofyear: int) -> cftime.DatetimeNoLeap:
-    return cftime.DatetimeNoLeap(year, 1, 1) + (dayofyear - 1) * _ONE_DAY
+def output_calendar(calendar: str) -> str:
+    """The calendar of a normal's time axis: 360_day stays, every other one is noleap."""
+    return "360_day" if days_per_year(calendar) == 360 else "noleap"
+
+
+def _day(calendar: str, year: int, dayofyear: int) -> cftime.datetime:
+    first = cftime.datetime(year, 1, 1, calendar=output_calendar(calendar))
+    return first + (int(dayofyear) - 1) * _ONE_DAY
 
 
 def _encoding(dataset: xr.Dataset) -> dict[str, dict[str, Any]]:
-    time_encoding = {"units": CLIMATOLOGY_UNITS, "calendar": CLIMATOLOGY_CALENDAR, "dtype": "f8"}
+    calendar = str(dataset.attrs["calendar"])
+    time_encoding = {
+        "units": CLIMATOLOGY_UNITS,
+        "calendar": output_calendar(calendar),
+        "dtype": "f8",
+        "_FillValue": None,
+    }
     encoding: dict[str, dict[str, Any]] = {
         "time": time_encoding,
         "climatology_bnds": time_encoding,
+        **{name: {"_FillValue": None} for name in ("target_year", "dayofyear", "lat", "lon")},
     }
     for name, variable in dataset.data_vars.items():
-        if variable.dims == ("dayofyear", "lat", "lon"):
-            n_lat, n_lon = variable.shape[1:]
+        if variable.dims == ("target_year", "dayofyear", "lat", "lon"):
+            n_lat, n_lon = variable.shape[2:]
             encoding[name] = {
                 **COMPRESSION,
                 "dtype": "float32",
-                "chunksizes": (CHUNK_DAYS, min(n_lat, CHUNK_CELLS), min(n_lon, CHUNK_CELLS)),
+                "chunksizes": (1, CHUNK_DAYS, min(n_lat, CHUNK_CELLS), min(n_lon, CHUNK_CELLS)),
             }
     return encoding
 
@@ -227,6 +256,7 @@ def _global_attrs(metadata: NormalMetadata) -> dict[str, Any]:
         "source_scenarios": ",".join(metadata.source_scenarios),
         "scenarios_used": ",".join(metadata.scenarios_used),
         "model": metadata.model,
+        "calendar": metadata.calendar,
         "region": region.name,
         "region_bounds": np.array(region.bounds, dtype=np.float64),
         "region_bounds_description": "lon_min, lon_max (degrees east, 0..360), lat_min, lat_max",

@@ -149,8 +149,11 @@ def make_periods(
     return tuple(periods)
 
 
-def format_years(years: Iterable[int]) -> str:
-    """Years as compact ranges: ``[1980, 1981, 1982, 1985]`` is ``"1980-1982,1985"``."""
+def format_years(years: Iterable[int], separator: str = ",") -> str:
+    """Years as compact ranges: ``[1980, 1981, 1982, 1985]`` is ``"1980-1982,1985"``.
+
+    ``separator`` goes between ranges (``", "`` for messages).
+    """
     ordered = sorted(set(years))
     runs: list[list[int]] = []
     for year in ordered:
@@ -158,4 +161,4 @@ def format_years(years: Iterable[int]) -> str:
             runs[-1].append(year)
         else:
             runs.append([year])
-    return ",".join(str(run[0]) if len(run) == 1 else f"{run[0]}-{run[-1]}" for run in runs)
+    return separator.join(str(run[0]) if len(run) == 1 else f"{run[0]}-{run[-1]}" for run in runs)

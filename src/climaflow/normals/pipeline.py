@@ -1,15 +1,17 @@
-"""The normals pipeline: variables x regions x scenarios x target-year batches as one Dask graph.
+"""The normals pipeline: models x variables x regions x scenarios x target-year batches as one Dask graph.
 
 Stages, as Dask task groups named by stage, variable and region:
 
 - ``check-{var}-{REGION}``: does a valid output exist already? (one task per existing file)
-- ``yearsum-{var}-{REGION}``, key ``(group, source scenario, year)``: open one yearly input,
-  cut the region by index slices, drop 29 February, reduce to per-day sums and counts with
-  flox. One task per input year, shared by every batch whose windows contain that year, so
-  each input is read once per (variable, region) however many target years need it.
-- ``normals-{var}-{REGION}``, key ``(group, scenario, batch index)``: for a batch of
-  consecutive target years, move a running window over the batch's years (one year in, one
-  out per target), and write each target's NetCDF file (temporary name, then rename).
+- ``yearsum-{var}-{REGION}``, key ``(group, model, source scenario, year)``: open one yearly
+  input, check its grid, cut the region by index slices, mask undeclared fill values, reduce
+  to per-day sums and counts with flox. One task per input year, shared by every batch whose
+  windows contain that year, so each input is read once per (variable, region) however many
+  target years need it. A year lacking some of its calendar's days is left out.
+- ``normals-{var}-{REGION}``, key ``(group, model, scenario, batch index)``: for a batch of
+  consecutive target years, each target's window mean
+  (:func:`~climaflow.normals.window.window_mean`, the same arithmetic as the Python API), and
+  its NetCDF file (temporary name, then rename).
 
 Batches run in one lane per worker (loose worker restrictions, see :func:`_batch_tasks`), so
 the years a batch needs are mostly computed where it runs.
@@ -46,9 +48,10 @@ from climaflow.normals.archive import (
     open_archive,
     read_year,
 )
-from climaflow.normals.calendar import DAYS_PER_YEAR
+from climaflow.normals.calendar import days_per_year
 from climaflow.normals.compute import (
     MissingYearsWarning,
+    UndeclaredFillWarning,
     dayofyear_sums,
     validate_window,
     warn_at_caller,
@@ -70,7 +73,7 @@ from climaflow.normals.periods import (
     target_windows,
 )
 from climaflow.normals.regions import Region, RegionSlices, region_slices
-from climaflow.normals.window import WindowAccumulator
+from climaflow.normals.window import window_mean
 
 logger = logging.getLogger(__name__)
 
@@ -104,10 +107,14 @@ class NormalsConfig:
         NEX-GDDP-style archive root (local path or URL) or Zarr store (see
         :mod:`climaflow.normals.archive`).
     output
-        Output root; files go to ``{output}/{var}/{scenario}/{REGION}/...``.
-    model, variables, regions, scenarios
+        Output root; files go to ``{output}/{model}/{var}/{scenario}/{REGION}/...``.
+    models, variables, regions, scenarios
         What to compute: ``scenarios`` are the scenarios of hybrid and future periods
-        (historical targets are computed once whatever they are).
+        (historical targets are computed once whatever they are). Every model runs in the
+        same graph, each on its own grid and calendar.
+    variant_label, grid_label
+        The models' file labels when not those the archive lists or the table of the real
+        archive's models gives (see :mod:`climaflow.datasets.nex_gddp_cmip6.models`).
     periods, target_years, last_historical_year
         Which target years: every year of ``periods``, restricted to ``target_years`` when
         given; hybrid windows take years up to ``last_historical_year`` from historical files.
@@ -115,11 +122,14 @@ class NormalsConfig:
         Window length and the minimum number of available years for a normal.
     batch_size
         Target years per batch task; ``None`` sizes batches to the workers' memory.
+    allow_incomplete_years
+        Use years that lack some of their calendar's days; by default they are left out of
+        every window (and do not count toward ``min_years``).
     """
 
     input: str
     output: Path
-    model: str
+    models: tuple[str, ...]
     variables: tuple[str, ...]
     regions: tuple[Region, ...]
     scenarios: tuple[str, ...]
@@ -129,20 +139,35 @@ class NormalsConfig:
     min_years: int = 25
     batch_size: int | None = None
     last_historical_year: int = LAST_HISTORICAL_YEAR
+    variant_label: str | None = None
+    grid_label: str | None = None
+    allow_incomplete_years: bool = False
 
     def __post_init__(self) -> None:
         validate_window(self.window, self.min_years)
-        for name in ("variables", "regions", "scenarios", "periods"):
+        for name in ("models", "variables", "regions", "scenarios", "periods"):
             if not getattr(self, name):
                 raise ValueError(f"no {name} given")
         if self.batch_size is not None and self.batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {self.batch_size}")
+        if self.target_years is not None:
+            covered = {year for period in self.periods for year in period.target_years}
+            outside = sorted(set(self.target_years) - covered)
+            if outside:
+                spans = ", ".join(
+                    f"{p.name} {p.first_target}-{p.last_target}" for p in self.periods
+                )
+                raise ValueError(
+                    f"target years {format_years(outside, ', ')} are outside the periods "
+                    f"computed ({spans})"
+                )
 
 
 @dataclass(frozen=True)
 class TargetJob:
-    """One output: a (variable, region, scenario, target year) and the inputs of its window."""
+    """One output: a (model, variable, region, scenario, target year) and its window's inputs."""
 
+    model: str
     variable: str
     region: Region
     window: TargetWindow
@@ -170,8 +195,13 @@ class TargetJob:
 
 @dataclass(frozen=True)
 class TargetOutcome:
-    """What happened to one target year, with the years used and any skipped ones."""
+    """What happened to one target year, with the years used and any skipped ones.
 
+    ``left_out`` lists ``(source scenario, year, reason)`` of window years not used;
+    ``masked_fills`` lists ``(input, count)`` of window inputs holding undeclared fill values.
+    """
+
+    model: str
     variable: str
     region: str
     scenario: str
@@ -179,7 +209,8 @@ class TargetOutcome:
     status: Status
     path: Path
     source_years: tuple[int, ...] = ()
-    skipped: tuple[str, ...] = ()
+    left_out: tuple[tuple[str, int, str], ...] = ()
+    masked_fills: tuple[tuple[str, int], ...] = ()
     message: str = ""
 
 
@@ -199,12 +230,12 @@ class NormalsSummary:
 
     def table(self) -> str:
         """A text table: one row per (variable, region, scenario), one column per status."""
-        rows: dict[tuple[str, str, str], Counter[Status]] = defaultdict(Counter)
-        for outcome in self.outcomes:
-            rows[(outcome.variable, outcome.region, outcome.scenario)][outcome.status] += 1
-        header = ["variable", "region", "scenario", *Status]
+        rows: dict[tuple[str, str, str, str], Counter[Status]] = defaultdict(Counter)
+        for o in self.outcomes:
+            rows[(o.model, o.variable, o.region, o.scenario)][o.status] += 1
+        header = ["model", "variable", "region", "scenario", *Status]
         body = [[*key, *(str(rows[key][status]) for status in Status)] for key in sorted(rows)]
-        body.append(["total", "", "", *(str(count) for count in self.counts().values())])
+        body.append(["total", "", "", "", *(str(count) for count in self.counts().values())])
         widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
         lines = [
             "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
@@ -215,10 +246,12 @@ class NormalsSummary:
 
 @dataclass(frozen=True)
 class YearResult:
-    """One input year's per-day sums and counts in a region, or why it could not be read.
+    """One input year's per-day sums and counts in a region, or why it is left out.
 
     ``sums`` are NaN where a day has no valid value. ``counts`` is ``None`` for daily data
     (at most one value per day): ``sums`` then hold the values themselves, in the input's dtype.
+    ``error`` says why a year is left out (unreadable, incomplete); ``masked_fills`` counts
+    undeclared fill values set to NaN.
     """
 
     scenario: str
@@ -227,6 +260,7 @@ class YearResult:
     sums: np.ndarray | None = None
     counts: np.ndarray | None = None
     error: str | None = None
+    masked_fills: int = 0
 
 
 @sizeof.register(YearResult)
@@ -244,29 +278,29 @@ class _Batch:
     lat: xr.DataArray
     lon: xr.DataArray
     variable_attrs: dict[str, Any]
-    model: str
+    calendar: str
     window: int
     min_years: int
 
 
 @dataclass(frozen=True)
 class NormalsPlan:
-    """Every target job of a run, and the grid each variable's inputs are on."""
+    """Every target job of a run, and the grid each (model, variable)'s inputs are on."""
 
     jobs: tuple[TargetJob, ...]
-    grids: Mapping[str, InputGrid]
-    slices: Mapping[tuple[str, str], RegionSlices]
+    grids: Mapping[tuple[str, str], InputGrid]
+    slices: Mapping[tuple[str, str, str], RegionSlices]
 
 
-def plan_normals(config: NormalsConfig, archive: Archive) -> NormalsPlan:
+def plan_normals(config: NormalsConfig) -> NormalsPlan:
     """List every target job: its window's available inputs, missing years and output path.
 
-    Reads only directory listings and one input's metadata per variable.
+    Reads only directory listings and one input's metadata per (model, variable).
 
     Raises
     ------
     FileNotFoundError
-        If the archive has no input at all for a variable.
+        If the archive has no input at all for a (model, variable).
     ValueError, UnsupportedCalendarError
         For a region outside the grid or an unsupported calendar.
     """
@@ -286,50 +320,74 @@ def plan_normals(config: NormalsConfig, archive: Archive) -> NormalsPlan:
             needed[source].add(year)
 
     jobs: list[TargetJob] = []
-    grids: dict[str, InputGrid] = {}
-    slices: dict[tuple[str, str], RegionSlices] = {}
-    for variable in config.variables:
-        inputs = {
-            source: archive.year_inputs(variable, source, years) for source, years in needed.items()
-        }
-        first_input = next((i for by_year in inputs.values() for i in by_year.values()), None)
-        if first_input is None:
-            raise FileNotFoundError(
-                f"no input for variable {variable!r} in {archive.describe()} "
-                f"(scenarios {', '.join(sorted(needed))})"
-            )
-        grids[variable] = grid = inspect_input(first_input)
-        for region in config.regions:
-            slices[(variable, region.name)] = region_slices(region, grid.lat, grid.lon)
-            for _, window in sorted(windows.items()):
-                available = tuple(
-                    inputs[source][year]
-                    for source, year in window.year_sources
-                    if year in inputs[source]
-                )
-                jobs.append(
-                    TargetJob(
-                        variable=variable,
-                        region=region,
-                        window=window,
-                        path=normal_path(
-                            config.output,
-                            variable,
-                            window.scenario,
-                            region.name,
-                            window.target_year,
-                            config.window,
-                        ),
-                        inputs=available,
-                        missing=tuple(
-                            (source, year)
-                            for source, year in window.year_sources
-                            if year not in inputs[source]
-                        ),
-                        fingerprint=_fingerprint(config, variable, region, available),
-                    )
+    grids: dict[tuple[str, str], InputGrid] = {}
+    slices: dict[tuple[str, str, str], RegionSlices] = {}
+    for model in config.models:
+        archive = open_archive(
+            config.input,
+            model,
+            variant_label=config.variant_label,
+            grid_label=config.grid_label,
+        )
+        for variable in config.variables:
+            inputs = {
+                source: archive.year_inputs(variable, source, years)
+                for source, years in needed.items()
+            }
+            grid = grids[(model, variable)] = _inspect_first(archive, variable, inputs)
+            for region in config.regions:
+                slices[(model, variable, region.name)] = region_slices(region, grid.lat, grid.lon)
+                jobs.extend(
+                    _target_job(config, archive, model, variable, region, window, inputs)
+                    for _, window in sorted(windows.items())
                 )
     return NormalsPlan(jobs=tuple(jobs), grids=grids, slices=slices)
+
+
+def _inspect_first(
+    archive: Archive, variable: str, inputs: Mapping[str, Mapping[int, YearInput]]
+) -> InputGrid:
+    first_input = next((i for by_year in inputs.values() for i in by_year.values()), None)
+    if first_input is None:
+        raise FileNotFoundError(
+            f"no input for variable {variable!r} in {archive.describe()} "
+            f"(scenarios {', '.join(sorted(inputs))})"
+        )
+    return inspect_input(first_input)
+
+
+def _target_job(
+    config: NormalsConfig,
+    archive: Archive,
+    model: str,
+    variable: str,
+    region: Region,
+    window: TargetWindow,
+    inputs: Mapping[str, Mapping[int, YearInput]],
+) -> TargetJob:
+    available = tuple(
+        inputs[source][year] for source, year in window.year_sources if year in inputs[source]
+    )
+    return TargetJob(
+        model=model,
+        variable=variable,
+        region=region,
+        window=window,
+        path=normal_path(
+            config.output,
+            model,
+            variable,
+            window.scenario,
+            region.name,
+            window.target_year,
+            config.window,
+        ),
+        inputs=available,
+        missing=tuple(
+            (source, year) for source, year in window.year_sources if year not in inputs[source]
+        ),
+        fingerprint=_fingerprint(config, model, variable, region, available),
+    )
 
 
 def run_normals(
@@ -338,12 +396,13 @@ def run_normals(
     """Compute and write every normal of ``config`` on ``client``'s cluster.
 
     Existing outputs are checked first (in parallel on the workers): valid ones are skipped,
-    stale or truncated ones recomputed. The rest runs as one graph over all variables,
-    regions and scenarios.
+    stale or truncated ones recomputed. The rest runs as one graph over all models,
+    variables, regions and scenarios. Years left out of windows are named in one
+    :class:`~climaflow.normals.compute.MissingYearsWarning`, inputs with undeclared fill
+    values in one :class:`~climaflow.normals.compute.UndeclaredFillWarning` each.
     """
-    archive = open_archive(config.input, config.model)
-    plan = plan_normals(config, archive)
-    logger.info("%d target outputs planned from %s", len(plan.jobs), archive.describe())
+    plan = plan_normals(config)
+    logger.info("%d target outputs planned from %s", len(plan.jobs), config.input)
 
     summary = NormalsSummary()
     existing = _check_existing(plan, config, client)
@@ -359,7 +418,7 @@ def run_normals(
                 _outcome(
                     job,
                     Status.TOO_FEW_YEARS,
-                    skipped=_describe_missing(job),
+                    left_out=_missing(job),
                     message=f"{len(job.inputs)} of {config.window} window years have input files; "
                     f"{config.min_years} needed",
                 )
@@ -382,8 +441,9 @@ def run_normals(
             summary.outcomes.extend(_batch_outcomes(future, jobs_of[future]))
             if progress:
                 progress.advance(len(jobs_of[future]))
-    _warn_skipped_years(summary.outcomes)
-    summary.outcomes.sort(key=lambda o: (o.variable, o.region, o.scenario, o.target_year))
+    _warn_left_out_years(summary.outcomes)
+    _warn_masked_fills(summary.outcomes)
+    summary.outcomes.sort(key=lambda o: (o.model, o.variable, o.region, o.scenario, o.target_year))
     return summary
 
 
@@ -406,80 +466,107 @@ def default_batch_size(year_nbytes: int, window: int, memory_per_thread: int) ->
 
 
 def reduce_year(
-    source: YearInput, slices: RegionSlices, expected_lat: np.ndarray, after: object = None
+    source: YearInput,
+    slices: RegionSlices,
+    grid: tuple[np.ndarray, np.ndarray],
+    allow_incomplete: bool,
+    after: object = None,
 ) -> YearResult:
     """Task: one input year's per-day sums and counts in a region (see :class:`YearResult`).
 
-    ``after`` is ignored: it is the batch this read waits for, so that reading runs at most
-    :data:`READ_AHEAD_BATCHES` batches ahead of writing. Errors (missing variable, corrupt file, other grid...) are
-    returned, not raised.
+    The input must be on ``grid`` (the planned ``(lat, lon)``). Undeclared fill values are
+    masked and counted; a year lacking some of its calendar's days is left out unless
+    ``allow_incomplete``. ``after`` is ignored: it is the batch this read waits for, so that
+    reading runs at most :data:`READ_AHEAD_BATCHES` batches ahead of writing. Errors (missing
+    variable, corrupt file, other grid...) are returned, not raised.
     """
     try:
-        data = read_year(source, slices)
-        if data.shape[1:] != (expected_lat.size, slices.lon.size) or not np.allclose(
-            data["lat"].values, expected_lat
-        ):
-            raise ValueError(f"{source.location}: grid differs from the other inputs")
-        yearly = dayofyear_sums(data)
+        data = read_year(source, slices, grid)
+        yearly = dayofyear_sums(data, allow_incomplete_years=True)
     except Exception as error:
         return YearResult(source.scenario, source.year, source.location, error=f"{error}")
+    masked = yearly.masked_fills or 0
+    if yearly.incomplete_years and not allow_incomplete:
+        return YearResult(
+            source.scenario,
+            source.year,
+            source.location,
+            error=f"incomplete: {source.location} holds {data.sizes['time']} of the "
+            f"{yearly.calendar} year's days",
+            masked_fills=masked,
+        )
     # C order: the window arithmetic and transfers between workers run several times faster.
     sums = np.ascontiguousarray(yearly.sums.sel(year=source.year).values)
     counts = None
     if yearly.values_per_day > 1:
         counts = np.ascontiguousarray(yearly.counts.sel(year=source.year).values, dtype=np.uint16)
-    return YearResult(source.scenario, source.year, source.location, sums=sums, counts=counts)
+    return YearResult(
+        source.scenario,
+        source.year,
+        source.location,
+        sums=sums,
+        counts=counts,
+        masked_fills=masked,
+    )
 
 
 def compute_batch(batch: _Batch, *years: YearResult) -> list[TargetOutcome]:
     """Task: the normals of a batch's target years, each written to its file."""
-    readable = {(r.scenario, r.year): (r.sums, r.counts) for r in years if r.error is None}
-    errors = {(r.scenario, r.year): r.error for r in years if r.error is not None}
-    shape = (DAYS_PER_YEAR, batch.lat.size, batch.lon.size)
-    accumulator = WindowAccumulator(shape)
+    results = {(r.scenario, r.year): r for r in years}
     outcomes = []
     for job in sorted(batch.jobs, key=lambda job: job.target_year):
-        used = [(i.scenario, i.year) for i in job.inputs if (i.scenario, i.year) in readable]
-        skipped = _describe_missing(job) + tuple(
-            f"{year} ({source}: unreadable: {errors[(source, year)]})"
-            for source, year in ((i.scenario, i.year) for i in job.inputs)
-            if (source, year) in errors
+        window = [results[(i.scenario, i.year)] for i in job.inputs]
+        used = sorted((r for r in window if r.error is None), key=lambda r: r.year)
+        left_out = _missing(job) + tuple(
+            (r.scenario, r.year, r.error or "") for r in window if r.error is not None
         )
+        fills = tuple((r.location, r.masked_fills) for r in window if r.masked_fills)
         if len(used) < batch.min_years:
             outcomes.append(
                 _outcome(
                     job,
                     Status.TOO_FEW_YEARS,
-                    skipped=skipped,
-                    message=f"{len(used)} of {batch.window} window years readable; "
+                    left_out=left_out,
+                    masked_fills=fills,
+                    message=f"{len(used)} of {batch.window} window years usable; "
                     f"{batch.min_years} needed",
                 )
             )
             continue
         try:
-            accumulator.move_to(used, readable)
+            normal = window_mean(
+                ((r.sums, r.counts) for r in used if r.sums is not None),
+                min_years=batch.min_years,
+            )
             metadata = NormalMetadata(
                 variable=job.variable,
                 target_year=job.target_year,
                 period=job.window.period,
                 scenario=job.scenario,
-                model=batch.model,
+                model=job.model,
+                calendar=batch.calendar,
                 region=job.region,
                 window=batch.window,
                 min_years=batch.min_years,
                 inputs_fingerprint=job.fingerprint,
-                source_years=tuple(year for _, year in sorted(used, key=lambda k: k[1])),
-                source_scenarios=tuple(source for source, _ in sorted(used, key=lambda k: k[1])),
+                source_years=tuple(r.year for r in used),
+                source_scenarios=tuple(r.scenario for r in used),
                 variable_attrs=batch.variable_attrs,
             )
-            write_normal(
-                normal_dataset(accumulator.mean(), batch.lat, batch.lon, metadata), job.path
-            )
+            write_normal(normal_dataset(normal, batch.lat, batch.lon, metadata), job.path)
         except Exception as error:
-            outcomes.append(_outcome(job, Status.FAILED, skipped=skipped, message=f"{error}"))
+            outcomes.append(_outcome(job, Status.FAILED, left_out=left_out, message=f"{error}"))
             continue
         status = Status.RECOMPUTED if job.path in batch.replacing else Status.WRITTEN
-        outcomes.append(_outcome(job, status, source_years=metadata.source_years, skipped=skipped))
+        outcomes.append(
+            _outcome(
+                job,
+                status,
+                source_years=metadata.source_years,
+                left_out=left_out,
+                masked_fills=fills,
+            )
+        )
     return outcomes
 
 
@@ -493,8 +580,17 @@ def _check_existing(
             job.path,
             variable=job.variable,
             expected=job.expected_attrs(config),
-            shape=(DAYS_PER_YEAR, *plan.slices[(job.variable, job.region.name)].shape),
-            key=(f"check-{job.variable}-{job.region.name}", job.scenario, job.target_year),
+            shape=(
+                1,
+                days_per_year(plan.grids[(job.model, job.variable)].calendar),
+                *plan.slices[(job.model, job.variable, job.region.name)].shape,
+            ),
+            key=(
+                f"check-{job.variable}-{job.region.name}",
+                job.model,
+                job.scenario,
+                job.target_year,
+            ),
             pure=False,
         )
         for job in jobs
@@ -511,10 +607,10 @@ def _batch_size(config: NormalsConfig, plan: NormalsPlan, client: Client) -> int
         default=2**31,
     )
     year_nbytes = max(
-        DAYS_PER_YEAR
+        days_per_year(plan.grids[(model, variable)].calendar)
         * int(np.prod(region.shape))
-        * np.result_type(plan.grids[variable].dtype, np.float32).itemsize
-        for (variable, _), region in plan.slices.items()
+        * np.result_type(plan.grids[(model, variable)].dtype, np.float32).itemsize
+        for (model, variable, _), region in plan.slices.items()
     )
     return default_batch_size(year_nbytes, config.window, int(memory_per_thread))
 
@@ -536,42 +632,46 @@ def _batch_tasks(
     by a lane's batch k wait for its batch k - :data:`READ_AHEAD_BATCHES`, so reading stays at
     most that many batches ahead and memory does not grow with the number of target years.
     """
-    groups: dict[tuple[str, str, str], list[TargetJob]] = defaultdict(list)
+    groups: dict[tuple[str, str, str, str], list[TargetJob]] = defaultdict(list)
     for job in jobs:
-        groups[(job.variable, job.region.name, job.scenario)].append(job)
-    batches: list[tuple[str, str, str, int, tuple[TargetJob, ...]]] = []
-    for (variable, region_name, scenario), group in groups.items():
+        groups[(job.model, job.variable, job.region.name, job.scenario)].append(job)
+    batches: list[tuple[str, str, str, str, int, tuple[TargetJob, ...]]] = []
+    for (model, variable, region_name, scenario), group in groups.items():
         group.sort(key=lambda job: job.target_year)
         for index in range(0, len(group), batch_size):
             batch_jobs = tuple(group[index : index + batch_size])
-            batches.append((variable, region_name, scenario, index // batch_size, batch_jobs))
-    batches.sort(key=lambda b: (b[0], b[1], b[4][0].target_year, b[2]))
+            batches.append(
+                (model, variable, region_name, scenario, index // batch_size, batch_jobs)
+            )
+    batches.sort(key=lambda b: (b[0], b[1], b[2], b[5][0].target_year, b[3]))
 
-    year_tasks: dict[tuple[str, str, str, int], Any] = {}
+    year_tasks: dict[tuple[str, str, str, str, int], Any] = {}
     lane_tasks: dict[str | None, list[Any]] = defaultdict(list)
     tasks = []
     done = 0
-    for variable, region_name, scenario, index, batch_jobs in batches:
+    for model, variable, region_name, scenario, index, batch_jobs in batches:
         lane = workers[done * len(workers) // len(jobs)] if workers else None
         done += len(batch_jobs)
         earlier = lane_tasks[lane]
         gate = earlier[-READ_AHEAD_BATCHES] if len(earlier) >= READ_AHEAD_BATCHES else None
         with dask.annotate(workers=[lane] if lane else None, allow_other_workers=True):
-            slices = plan.slices[(variable, region_name)]
-            grid = plan.grids[variable]
+            slices = plan.slices[(model, variable, region_name)]
+            grid = plan.grids[(model, variable)]
             year_results = []
             for source in sorted(
                 {i for job in batch_jobs for i in job.inputs}, key=lambda i: (i.year, i.scenario)
             ):
-                key = (variable, region_name, source.scenario, source.year)
+                key = (model, variable, region_name, source.scenario, source.year)
                 if key not in year_tasks:
                     year_tasks[key] = dask.delayed(reduce_year, pure=True)(
                         source,
                         slices,
-                        grid.lat[slices.lat_slice],
+                        (grid.lat, grid.lon),
+                        config.allow_incomplete_years,
                         after=gate,
                         dask_key_name=(
                             f"yearsum-{variable}-{region_name}",
+                            model,
                             source.scenario,
                             source.year,
                         ),
@@ -589,14 +689,14 @@ def _batch_tasks(
                     slices.lon, dims="lon", attrs=_kept(grid.lon_attrs, _KEPT_COORDINATE_ATTRS)
                 ),
                 variable_attrs=_kept(grid.variable_attrs, _KEPT_VARIABLE_ATTRS),
-                model=config.model,
+                calendar=grid.calendar,
                 window=config.window,
                 min_years=config.min_years,
             )
             task = dask.delayed(compute_batch, pure=True)(
                 batch,
                 *year_results,
-                dask_key_name=(f"normals-{variable}-{region_name}", scenario, index),
+                dask_key_name=(f"normals-{variable}-{region_name}", model, scenario, index),
             )
         lane_tasks[lane].append(task)
         tasks.append((task, batch_jobs))
@@ -644,10 +744,12 @@ def _outcome(
     status: Status,
     *,
     source_years: tuple[int, ...] = (),
-    skipped: tuple[str, ...] = (),
+    left_out: tuple[tuple[str, int, str], ...] = (),
+    masked_fills: tuple[tuple[str, int], ...] = (),
     message: str = "",
 ) -> TargetOutcome:
     return TargetOutcome(
+        model=job.model,
         variable=job.variable,
         region=job.region.name,
         scenario=job.scenario,
@@ -655,41 +757,67 @@ def _outcome(
         status=status,
         path=job.path,
         source_years=source_years,
-        skipped=skipped,
+        left_out=left_out,
+        masked_fills=masked_fills,
         message=message,
     )
 
 
-def _describe_missing(job: TargetJob) -> tuple[str, ...]:
-    return tuple(f"{year} ({source}: no input file)" for source, year in job.missing)
+def _missing(job: TargetJob) -> tuple[tuple[str, int, str], ...]:
+    return tuple((source, year, "no input file") for source, year in job.missing)
 
 
-def _warn_skipped_years(outcomes: Iterable[TargetOutcome]) -> None:
-    skipped: dict[tuple[str, str, str], dict[str, list[int]]] = defaultdict(
-        lambda: defaultdict(list)
+def _warn_left_out_years(outcomes: Iterable[TargetOutcome]) -> None:
+    """One short warning naming, per model, variable and source, the years left out."""
+    left_out: dict[tuple[str, str, str], dict[str, set[int]]] = defaultdict(
+        lambda: defaultdict(set)
     )
     for outcome in outcomes:
-        for reason in outcome.skipped:
-            skipped[(outcome.variable, outcome.region, outcome.scenario)][reason].append(
-                outcome.target_year
-            )
-    for (variable, region, scenario), reasons in sorted(skipped.items()):
-        details = "; ".join(
-            f"{reason} for targets {format_years(targets)}"
-            for reason, targets in sorted(reasons.items())
+        for source, year, reason in outcome.left_out:
+            kind = "unreadable"
+            if reason == "no input file" or reason.startswith("incomplete"):
+                kind = reason.split(":", 1)[0]
+            left_out[(outcome.model, outcome.variable, source)][kind].add(year)
+    if not left_out:
+        return
+    lines = [
+        f"  {model} {variable} {source}: "
+        + "; ".join(
+            f"{kind} {format_years(years, ', ')}" for kind, years in sorted(reasons.items())
         )
-        message = f"{variable} {region} {scenario}: years left out of windows: {details}"
-        logger.warning(message)
-        warn_at_caller(message, MissingYearsWarning)
+        for (model, variable, source), reasons in sorted(left_out.items())
+    ]
+    message = "years left out of windows (the other years are used):\n" + "\n".join(lines)
+    warn_at_caller(message, MissingYearsWarning)
+
+
+def _warn_masked_fills(outcomes: Iterable[TargetOutcome]) -> None:
+    """One warning per input holding undeclared fill values, with the count per region."""
+    found: dict[tuple[str, str], dict[str, int]] = defaultdict(dict)
+    for outcome in outcomes:
+        for location, count in outcome.masked_fills:
+            found[(location, outcome.variable)][outcome.region] = count
+    for (location, variable), by_region in sorted(found.items()):
+        counts = ", ".join(f"{region} {count}" for region, count in sorted(by_region.items()))
+        message = (
+            f"{location}: values of {variable} that are non-finite or |x| >= 1e20 without a "
+            f"declared fill value were treated as missing ({counts})"
+        )
+        warn_at_caller(message, UndeclaredFillWarning)
 
 
 def _fingerprint(
-    config: NormalsConfig, variable: str, region: Region, inputs: Iterable[YearInput]
+    config: NormalsConfig,
+    model: str,
+    variable: str,
+    region: Region,
+    inputs: Iterable[YearInput],
 ) -> str:
     description = {
         "variable": variable,
-        "model": config.model,
+        "model": model,
         "region": [region.name, *region.bounds],
+        "allow_incomplete_years": config.allow_incomplete_years,
         "inputs": [[i.scenario, i.year, i.fingerprint] for i in inputs],
     }
     return hashlib.sha256(json.dumps(description, sort_keys=True).encode()).hexdigest()[:32]

@@ -1,76 +1,85 @@
-"""A running window over in-memory per-year arrays: one year in, one year out per target.
+"""The window arithmetic of normals: one implementation for the Python API and the pipeline.
 
-The batch tasks of :mod:`climaflow.normals.pipeline` hold each year's per-day sums (as
-:func:`~climaflow.normals.compute.dayofyear_sums` gives them) and move a window along the
-target years. The updates are fused numba loops: one pass over the values per year entering
-or leaving, no temporary arrays.
+A target year's normal on a cell-day is the mean of the valid values of its window years:
+the float64 sum of the per-year values (or per-year sums, for data with several values per
+day) added year by year in ascending year order, divided by the integer count of values.
+Each window is summed afresh from its own years, never by subtracting the year that leaves
+it, so no value cancels another's digits whatever their magnitudes. Because every caller adds
+the same years in the same order, the API (:func:`~climaflow.normals.compute.daily_normals`)
+and the pipeline give bit-identical normals.
+
+A cell-day with fewer than ``min_years`` years holding a valid value gets NaN.
 """
 
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Iterable
 
 import numba
 import numpy as np
 
+#: One year: its per-day values (``counts`` ``None``), or its per-day sums and value counts.
+YearArrays = tuple[np.ndarray, np.ndarray | None]
 
-class WindowAccumulator:
-    """Running window sums and counts over in-memory per-year arrays.
 
-    :meth:`move_to` adds the years entering the window and subtracts those leaving it, so
-    consecutive target years cost two array updates each instead of a window's worth. Sums
-    accumulate in float64, counts in int32. Subtracting a year whose values dwarf the rest
-    (more than :attr:`CANCELLATION_RATIO` times the window's largest, e.g. an undeclared fill
-    value) would cancel the others' digits: the window is then summed afresh.
+def window_mean(
+    years: Iterable[YearArrays],
+    *,
+    min_years: int,
+    dtype: np.typing.DTypeLike = np.float32,
+) -> np.ndarray:
+    """The mean over ``years`` of each element, NaN where fewer than ``min_years`` are valid.
 
-    Per-year arrays are ``(sums, counts)`` with NaN sums where the count is 0, as
-    :func:`~climaflow.normals.compute.dayofyear_sums` gives them. ``counts`` may be ``None``
-    for years with at most one value per day: the sums are then the values themselves and the
-    counts are where they are not NaN (the input's dtype keeps them exactly, in half the memory
-    of float64 plus counts).
+    Parameters
+    ----------
+    years
+        The window's years in ascending year order, each ``(values, None)`` for data with at
+        most one value per day (NaN where missing) or ``(sums, counts)`` (sums NaN or any
+        value where the count is 0). All arrays have one shape.
+    min_years
+        The fewest years with a valid value a mean needs.
+    dtype
+        dtype of the result.
+
+    Returns
+    -------
+    numpy.ndarray
+        The means, of the arrays' shape.
     """
-
-    CANCELLATION_RATIO = 2.0**20
-
-    def __init__(self, shape: tuple[int, ...]) -> None:
-        self.sums = np.zeros(shape, dtype=np.float64)
-        self.counts = np.zeros(shape, dtype=np.int32)
-        self.years: frozenset[Hashable] = frozenset()
-        self._largest: dict[Hashable, float] = {}
-        self._largest_since_reset = 0.0
-
-    def move_to(
-        self,
-        years: Iterable[Hashable],
-        per_year: Mapping[Hashable, tuple[np.ndarray, np.ndarray | None]],
-    ) -> None:
-        """Make the window hold exactly ``years`` (keys of ``per_year``)."""
-        years = frozenset(years)
-        for year in years - self._largest.keys():
-            self._largest[year] = float(_largest_magnitude(_flat(per_year[year][0])))
-        window_largest = max((self._largest[year] for year in years), default=0.0)
-        if self._largest_since_reset > self.CANCELLATION_RATIO * window_largest:
-            self.sums[...] = 0
-            self.counts[...] = 0
-            self.years, self._largest_since_reset = frozenset(), 0.0
-        for year in sorted(self.years - years):
-            self._update(*per_year[year], sign=-1)
-        for year in sorted(years - self.years):
-            self._update(*per_year[year], sign=1)
-            self._largest_since_reset = max(self._largest_since_reset, self._largest[year])
-        self.years = years
-
-    def mean(self, dtype: np.typing.DTypeLike = np.float32) -> np.ndarray:
-        """Window sum / count, NaN where the count is 0."""
-        mean = np.empty(self.sums.shape, dtype=dtype)
-        _divide(self.sums.ravel(), self.counts.ravel(), mean.ravel())
-        return mean
-
-    def _update(self, sums: np.ndarray, counts: np.ndarray | None, sign: int) -> None:
-        if sums.shape != self.sums.shape:
-            raise ValueError(f"a year of shape {sums.shape} in a window of shape {self.sums.shape}")
+    total: np.ndarray | None = None
+    n_values = n_years = np.empty(0, dtype=np.int32)
+    for sums, counts in years:
+        flat_sums = _flat(sums)
+        if total is None:
+            shape = sums.shape
+            total = np.zeros(flat_sums.size, dtype=np.float64)
+            n_values = np.zeros(flat_sums.size, dtype=np.int32)
+            n_years = np.zeros(flat_sums.size, dtype=np.int32)
+        elif flat_sums.size != total.size:
+            raise ValueError(f"a year of shape {sums.shape} in a window of shape {shape}")
         if counts is None:
-            _add_values(self.sums.ravel(), self.counts.ravel(), _flat(sums), sign)
+            _add_values(total, n_values, n_years, flat_sums)
         else:
-            _add_sums(self.sums.ravel(), self.counts.ravel(), _flat(sums), _flat(counts), sign)
+            _add_sums(total, n_values, n_years, flat_sums, _flat(counts))
+    if total is None:
+        raise ValueError("a window needs at least one year")
+    mean = np.empty(total.size, dtype=dtype)
+    _divide(total, n_values, n_years, min_years, mean)
+    return mean.reshape(shape)
+
+
+def window_mean_along_last_axis(
+    sums: np.ndarray,
+    counts: np.ndarray | None = None,
+    *,
+    min_years: int,
+    dtype: np.typing.DTypeLike = np.float32,
+) -> np.ndarray:
+    """:func:`window_mean` of years stacked along the last axis (for ``xarray.apply_ufunc``)."""
+    n = sums.shape[-1]
+    return window_mean(
+        ((sums[..., k], None if counts is None else counts[..., k]) for k in range(n)),
+        min_years=min_years,
+        dtype=dtype,
+    )
 
 
 def _flat(array: np.ndarray) -> np.ndarray:
@@ -78,33 +87,25 @@ def _flat(array: np.ndarray) -> np.ndarray:
 
 
 @numba.njit(nogil=True, cache=True)
-def _add_values(sums, counts, values, sign):  # pragma: no cover - compiled
+def _add_values(total, n_values, n_years, values):  # pragma: no cover - compiled
     for i in range(values.size):
         value = values[i]
         if not np.isnan(value):
-            sums[i] += sign * value
-            counts[i] += sign
+            total[i] += value
+            n_values[i] += 1
+            n_years[i] += 1
 
 
 @numba.njit(nogil=True, cache=True)
-def _add_sums(sums, counts, year_sums, year_counts, sign):  # pragma: no cover - compiled
-    for i in range(year_sums.size):
-        if year_counts[i] > 0:
-            sums[i] += sign * year_sums[i]
-            counts[i] += sign * year_counts[i]
-
-
-@numba.njit(nogil=True, cache=True)
-def _divide(sums, counts, out):  # pragma: no cover - compiled
+def _add_sums(total, n_values, n_years, sums, counts):  # pragma: no cover - compiled
     for i in range(sums.size):
-        out[i] = sums[i] / counts[i] if counts[i] > 0 else np.nan
+        if counts[i] > 0:
+            total[i] += sums[i]
+            n_values[i] += counts[i]
+            n_years[i] += 1
 
 
 @numba.njit(nogil=True, cache=True)
-def _largest_magnitude(values):  # pragma: no cover - compiled
-    largest = 0.0
-    for i in range(values.size):
-        magnitude = abs(values[i])
-        if magnitude > largest:  # False for NaN
-            largest = magnitude
-    return largest
+def _divide(total, n_values, n_years, min_years, out):  # pragma: no cover - compiled
+    for i in range(total.size):
+        out[i] = total[i] / n_values[i] if n_years[i] >= min_years else np.nan

@@ -20,9 +20,10 @@ DEFAULT_BASE_URL = "https://nex-gddp-cmip6.s3-us-west-2.amazonaws.com/NEX-GDDP-C
 DEFAULT_VARIANT_LABEL = "r1i1p1f1"
 DEFAULT_GRID_LABEL = "gn"
 
+# Grid labels are CMIP6's: gn (native), gr, gr1, gr2... (regridded).
 _FILENAME = re.compile(
     r"^(?P<variable>[A-Za-z]+)_day_(?P<model>.+)_(?P<scenario>[^_]+)"
-    r"_(?P<variant>r\d+i\d+p\d+f\d+)_(?P<grid>g[a-z]+)_(?P<year>\d{4})"
+    r"_(?P<variant>r\d+i\d+p\d+f\d+)_(?P<grid>g[a-z]+\d*)_(?P<year>\d{4})"
     r"(?:_(?P<version>v\d+\.\d+))?\.nc$"
 )
 _VERSION = re.compile(r"^v(\d+)\.(\d+)$")
@@ -50,6 +51,7 @@ class NexGddpFile:
             (self.scenario, "scenario"),
             (self.variable, "variable"),
             (self.variant_label, "variant label"),
+            (self.grid_label, "grid label"),
         ):
             check_path_component(value, what)
         if self.version is not None:

@@ -1,5 +1,6 @@
 """Reformatting NEX-GDDP-CMIP6 yearly NetCDF files (read with netCDF4)."""
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -10,10 +11,13 @@ import xarray as xr
 from climaflow.datasets.nex_gddp_cmip6.filenames import DEFAULT_BASE_URL, NexGddpFile
 from climaflow.datasets.nex_gddp_cmip6.source_file_coord import NexGddpSourceFileCoord
 from climaflow.datasets.nex_gddp_cmip6.template import NexGddpDataVar, NexGddpTemplate
+from climaflow.fills import UNDECLARED_FILL_THRESHOLD, mask_undeclared_fills
 from climaflow.locks import NETCDF_LOCK
 from climaflow.reformat.download import DownloadError, download
 from climaflow.reformat.region_job import RegionJob
 from climaflow.reformat.urls import redact_url
+
+logger = logging.getLogger(__name__)
 
 
 class NexGddpRegionJob(RegionJob[NexGddpDataVar, NexGddpSourceFileCoord]):
@@ -45,6 +49,8 @@ class NexGddpRegionJob(RegionJob[NexGddpDataVar, NexGddpSourceFileCoord]):
                     scenario=template.scenario,
                     variable=var.name,
                     year=int(year),
+                    variant_label=template.variant_label,
+                    grid_label=template.grid_label,
                 ),
                 times=times[years == year],
             )
@@ -98,7 +104,18 @@ class NexGddpRegionJob(RegionJob[NexGddpDataVar, NexGddpSourceFileCoord]):
                         f"its {name} grid ({values.size} values from {values[0]}) differs from "
                         f"the template's ({expected.size} values from {expected[0]})"
                     )
-            return np.ma.filled(variable[:].astype("float32"), np.nan)
+            values = np.ma.filled(variable[:].astype("float32"), np.nan)
+        masked = mask_undeclared_fills(values)
+        if masked:
+            logger.warning(
+                "%s: %d values of %s are non-finite or |x| >= %g without being declared as "
+                "fill values; stored as NaN",
+                redact_url(coord.get_url()),
+                masked,
+                data_var.name,
+                UNDECLARED_FILL_THRESHOLD,
+            )
+        return values
 
 
 def _same_calendar(calendar: str) -> set[str]:

@@ -12,7 +12,7 @@ Values are deterministic functions of (variable, scenario, date, lat, lon), give
 """
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,9 +22,12 @@ import netCDF4
 import numpy as np
 
 from climaflow.datasets.nex_gddp_cmip6.filenames import NexGddpFile
+from climaflow.datasets.nex_gddp_cmip6.models import NEX_GDDP_MODELS
 
 TIME_UNITS = "days since 1950-01-01 00:00:00"
 FILL_VALUE = np.float32(1.0e20)
+#: What files with undeclared fills hold in their fill cells (CMIP's 1e20, no attribute says so).
+UNDECLARED_FILL = np.float32(1.0e20)
 REVISION = "v1.1"
 
 VARIABLE_ATTRS: dict[str, dict[str, str]] = {
@@ -151,21 +154,29 @@ def write_synthetic_year_file(
     calendar: str = "noleap",
     seed: int | None = None,
     complevel: int = 1,
+    undeclared_fills: bool = False,
+    n_days: int | None = None,
 ) -> Path:
     """Write one yearly file of the archive at ``path`` and return the path.
 
     The data are :func:`expected_value` for the file's variable, scenario, year and version,
     plus, when ``seed`` is given, reproducible random noise that depends on the seed, variable,
     scenario and year (precipitation stays non-negative).
+
+    ``undeclared_fills`` writes :data:`UNDECLARED_FILL` on every day in the cells of
+    :func:`undeclared_fill_cells`, with no ``_FillValue`` or ``missing_value`` attribute, as
+    many CMIP files do. ``n_days`` writes only the year's first days (an incomplete year).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     lat = np.asarray(lat, dtype=np.float64)
     lon = np.asarray(lon, dtype=np.float64)
-    dates = daily_dates(file.year, calendar)
+    dates = daily_dates(file.year, calendar)[:n_days]
     values = expected_value(file.variable, file.scenario, dates, lat, lon, version=file.version)
     if seed is not None:
         values = _add_noise(values, file, seed)
+    if undeclared_fills:
+        values = np.where(undeclared_fill_cells(lat.size, lon.size), UNDECLARED_FILL, values)
 
     with netCDF4.Dataset(path, "w", format="NETCDF4") as nc:
         nc.setncatts(_global_attrs(file, lat, lon))
@@ -174,7 +185,7 @@ def write_synthetic_year_file(
         nc.createDimension("lon", lon.size)
         nc.createDimension("bnds", 2)
 
-        time_values = _time_values(file.year, calendar)
+        time_values = _time_values(file.year, calendar)[:n_days]
         time = nc.createVariable("time", "f8", ("time",))
         time.setncatts(
             {
@@ -215,9 +226,10 @@ def write_synthetic_year_file(
             complevel=complevel,
             shuffle=True,
             chunksizes=(1, lat.size, lon.size),
-            fill_value=FILL_VALUE,
+            fill_value=False if undeclared_fills else FILL_VALUE,
         )
-        data.setncatts({**VARIABLE_ATTRS[file.variable], "missing_value": FILL_VALUE})
+        declared = {} if undeclared_fills else {"missing_value": FILL_VALUE}
+        data.setncatts({**VARIABLE_ATTRS[file.variable], **declared})
         data[:] = values
     return path
 
@@ -234,10 +246,14 @@ def write_synthetic_nex_gddp_archive(
     lon_bounds: tuple[float, float] | None = None,
     lat: np.ndarray | None = None,
     lon: np.ndarray | None = None,
-    calendar: str = "noleap",
+    calendar: str | None = None,
     seed: int | None = None,
     revisions: Iterable[tuple[int, str]] = (),
     complevel: int = 1,
+    variant_label: str | None = None,
+    grid_label: str | None = None,
+    undeclared_fill_years: Iterable[int] = (),
+    incomplete_years: Mapping[int, int] | None = None,
 ) -> list[Path]:
     """Write one scenario of a synthetic NEX-GDDP-CMIP6 archive under ``root``.
 
@@ -245,7 +261,7 @@ def write_synthetic_nex_gddp_archive(
     ----------
     root
         Archive root; files land at
-        ``{root}/{model}/{scenario}/r1i1p1f1/{var}/{var}_day_{model}_{scenario}_r1i1p1f1_gn_{year}.nc``.
+        ``{root}/{model}/{scenario}/{variant}/{var}/{var}_day_{model}_{scenario}_{variant}_{grid}_{year}.nc``.
     model, scenario, variables, years
         What to write: one file per variable and year. Call again for another scenario.
     resolution_degrees, lat_bounds, lon_bounds
@@ -253,8 +269,9 @@ def write_synthetic_nex_gddp_archive(
     lat, lon
         Explicit cell centres (e.g. longitudes in -180..180), overriding the grid options.
     calendar
-        ``"noleap"`` as NEX-GDDP-CMIP6 (for most models); ``"standard"`` writes 29 February in
-        leap years; ``"360_day"`` as some models' raw output.
+        ``"noleap"``, ``"standard"`` (29 February in leap years), ``"360_day"`` (twelve
+        30-day months): the calendars of the archive's models. By default the real
+        archive's calendar of ``model``, ``"noleap"`` for other models.
     seed
         When given, reproducible random noise is added to :func:`expected_value`.
     revisions
@@ -262,6 +279,14 @@ def write_synthetic_nex_gddp_archive(
         with the revised values of :func:`expected_value`.
     complevel
         zlib compression level of the data variable.
+    variant_label, grid_label
+        The labels in paths and names; by default the real archive's for ``model`` (see
+        :data:`~climaflow.datasets.nex_gddp_cmip6.models.NEX_GDDP_MODELS`), ``r1i1p1f1`` and
+        ``gn`` for other models.
+    undeclared_fill_years
+        Years whose files hold undeclared fill values (see :func:`write_synthetic_year_file`).
+    incomplete_years
+        ``{year: n_days}``: years whose files stop after their first ``n_days`` days.
 
     Returns
     -------
@@ -272,21 +297,43 @@ def write_synthetic_nex_gddp_archive(
     if lat is None or lon is None:
         lat, lon = nex_gddp_grid(resolution_degrees, lat_bounds=lat_bounds, lon_bounds=lon_bounds)
     years = list(years)
+    known = NEX_GDDP_MODELS.get(model)
+    labels = {
+        "variant_label": variant_label or (known.variant_label if known else "r1i1p1f1"),
+        "grid_label": grid_label or (known.grid_label if known else "gn"),
+    }
+    calendar = calendar or (known.calendar if known and known.calendar else "noleap")
     files = [
-        NexGddpFile(model=model, scenario=scenario, variable=variable, year=year)
+        NexGddpFile(model=model, scenario=scenario, variable=variable, year=year, **labels)
         for variable in variables
         for year in years
     ]
     files += [
-        NexGddpFile(model=model, scenario=scenario, variable=variable, year=year, version=REVISION)
+        NexGddpFile(model, scenario, variable, year, version=REVISION, **labels)
         for year, variable in revisions
     ]
+    fill_years = set(undeclared_fill_years)
+    incomplete_years = incomplete_years or {}
     return [
         write_synthetic_year_file(
-            file.path(root), file, lat, lon, calendar=calendar, seed=seed, complevel=complevel
+            file.path(root),
+            file,
+            lat,
+            lon,
+            calendar=calendar,
+            seed=seed,
+            complevel=complevel,
+            undeclared_fills=file.year in fill_years,
+            n_days=incomplete_years.get(file.year),
         )
         for file in files
     ]
+
+
+def undeclared_fill_cells(n_lat: int, n_lon: int) -> np.ndarray:
+    """The ``(lat, lon)`` cells where files with undeclared fills hold them: about one in 7."""
+    lat_index, lon_index = np.meshgrid(np.arange(n_lat), np.arange(n_lon), indexing="ij")
+    return (lat_index + 2 * lon_index) % 7 == 0
 
 
 def _time_values(year: int, calendar: str) -> np.ndarray:

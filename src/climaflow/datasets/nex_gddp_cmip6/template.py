@@ -17,6 +17,7 @@ import cftime
 import numpy as np
 import xarray as xr
 
+from climaflow.datasets.nex_gddp_cmip6.models import resolve_model
 from climaflow.datasets.nex_gddp_cmip6.synthetic import VARIABLE_ATTRS, nex_gddp_grid
 from climaflow.names import check_path_component
 from climaflow.reformat.template import DataVar, Encoding, ProcessingAttrs, Template
@@ -104,6 +105,8 @@ class NexGddpTemplate(Template[NexGddpDataVar]):
     )
     model: str = "NorESM2-LM"
     scenario: str = "historical"
+    variant_label: str = "r1i1p1f1"
+    grid_label: str = "gn"
     calendar: str = "noleap"
     resolution_degrees: float = 0.25
     lat_bounds: tuple[float, float] | None = None
@@ -135,6 +138,8 @@ class NexGddpTemplate(Template[NexGddpDataVar]):
                 "source": "NASA NEX-GDDP-CMIP6 daily bias-corrected downscaled CMIP6",
                 "model_id": self.model,
                 "scenario": self.scenario,
+                "variant_label": self.variant_label,
+                "grid_label": self.grid_label,
                 "Conventions": "CF-1.10",
             }
         )
@@ -149,20 +154,35 @@ def make_nex_gddp_template(
     model: str = "NorESM2-LM",
     scenario: str = "historical",
     variables: tuple[str, ...] = ("pr", "tas", "tasmax", "tasmin"),
-    calendar: str = "noleap",
+    calendar: str | None = None,
+    variant_label: str | None = None,
+    grid_label: str | None = None,
+    source_url: str | None = None,
     resolution_degrees: float = 0.25,
     lat_bounds: tuple[float, float] | None = None,
     lon_bounds: tuple[float, float] | None = None,
     chunks: tuple[int, ...] = NEX_GDDP_CHUNKS,
     shards: tuple[int, ...] | None = NEX_GDDP_SHARDS,
 ) -> NexGddpTemplate:
-    """A ``nex-gddp-cmip6`` template; the defaults are the real dataset's."""
+    """A ``nex-gddp-cmip6`` template; the defaults are the real dataset's.
+
+    The model's variant and grid labels default to what
+    :func:`~climaflow.datasets.nex_gddp_cmip6.models.resolve_model` finds: the listing of the
+    archive at ``source_url`` when given, else the table of the real archive's models; its
+    calendar defaults to the table's (``noleap`` for a model not in it).
+    """
     check_path_component(model, "model")
     check_path_component(scenario, "scenario")
+    info = resolve_model(
+        source_url, model, scenario, variant_label=variant_label, grid_label=grid_label
+    )
+    calendar = calendar or info.calendar or "noleap"
     return NexGddpTemplate(
         data_vars=nex_gddp_data_vars(variables, chunks, shards),
         model=model,
         scenario=scenario,
+        variant_label=info.variant_label,
+        grid_label=info.grid_label,
         calendar=calendar,
         resolution_degrees=resolution_degrees,
         lat_bounds=lat_bounds,

@@ -1,0 +1,29 @@
+"""Fill values that CMIP files hold without declaring them.
+
+Many CMIP files mark missing data with a large number (``1e20``, CMIP's convention, or
+``9.96921e36``, netCDF's default float fill) without a ``_FillValue`` or ``missing_value``
+attribute, e.g. on pressure levels below ground. Read as data, one such value ruins every mean
+it enters. climaflow treats every value that is not finite or has a magnitude of at least
+:data:`UNDECLARED_FILL_THRESHOLD` as missing, like a declared fill value, and says how many
+it found.
+"""
+
+import numpy as np
+
+#: Magnitudes at or above this are fill values: CMIP's 1e20 and netCDF's 9.96921e36.
+UNDECLARED_FILL_THRESHOLD = 1e20
+
+
+def undeclared_fill_mask(values: np.ndarray) -> np.ndarray:
+    """Where ``values`` are fills: infinite or ``|x| >= 1e20`` (NaN is missing already)."""
+    with np.errstate(invalid="ignore"):
+        return np.abs(values) >= UNDECLARED_FILL_THRESHOLD
+
+
+def mask_undeclared_fills(values: np.ndarray) -> int:
+    """Set fill values of a float array to NaN in place; return how many there were."""
+    mask = undeclared_fill_mask(values)
+    count = int(np.count_nonzero(mask))
+    if count:
+        values[mask] = np.nan
+    return count
