@@ -200,6 +200,8 @@ def test_undeclared_fills_leave_windows_when_their_years_do(archive, cli_output)
     fill_file = f"tas_day_NorESM2-LM_historical_r1i1p1f1_gn_{FILL_YEARS[0]}.nc"
     assert fill_file in text
     assert f"NorESM2-LM tas historical: incomplete {INCOMPLETE_YEAR}" in text
+    incomplete_file = f"tas_day_NorESM2-LM_historical_r1i1p1f1_gn_{INCOMPLETE_YEAR}.nc"
+    assert f"{incomplete_file} holds 300 of the noleap year's days" in text
 
 
 def test_the_api_agrees_with_the_command_bit_for_bit(archive, cli_output):

@@ -176,6 +176,7 @@ def test_missing_and_corrupt_years_are_left_out_and_named(archive_copy, tmp_path
         message
     )
     by_target = {o.target_year: o for o in summary.outcomes}
+    assert f"    1999: cannot open {corrupt}" in message
     ((source, year, reason),) = [e for e in by_target[2000].left_out if e[1] == 1999]
     assert (source, year) == ("historical", 1999) and f"cannot open {corrupt}" in reason
     assert by_target[2000].status == Status.WRITTEN

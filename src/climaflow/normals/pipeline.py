@@ -768,25 +768,33 @@ def _missing(job: TargetJob) -> tuple[tuple[str, int, str], ...]:
 
 
 def _warn_left_out_years(outcomes: Iterable[TargetOutcome]) -> None:
-    """One short warning naming, per model, variable and source, the years left out."""
+    """One short warning naming, per model, variable and source, the years left out, with
+    one line per file that was read but not used (unreadable or incomplete) and why."""
     left_out: dict[tuple[str, str, str], dict[str, set[int]]] = defaultdict(
         lambda: defaultdict(set)
     )
+    reasons: dict[tuple[str, str, str, int], str] = {}
     for outcome in outcomes:
         for source, year, reason in outcome.left_out:
-            kind = "unreadable"
-            if reason == "no input file" or reason.startswith("incomplete"):
-                kind = reason.split(":", 1)[0]
+            kind = "no input file" if reason == "no input file" else "unreadable"
+            if reason.startswith("incomplete"):
+                kind = "incomplete"
             left_out[(outcome.model, outcome.variable, source)][kind].add(year)
+            if kind != "no input file":
+                reasons[(outcome.model, outcome.variable, source, year)] = reason
     if not left_out:
         return
-    lines = [
-        f"  {model} {variable} {source}: "
-        + "; ".join(
-            f"{kind} {format_years(years, ', ')}" for kind, years in sorted(reasons.items())
+    lines = []
+    for (model, variable, source), by_kind in sorted(left_out.items()):
+        kinds = "; ".join(
+            f"{kind} {format_years(years, ', ')}" for kind, years in sorted(by_kind.items())
         )
-        for (model, variable, source), reasons in sorted(left_out.items())
-    ]
+        lines.append(f"  {model} {variable} {source}: {kinds}")
+        lines.extend(
+            f"    {year}: {reason}"
+            for (m, v, s, year), reason in sorted(reasons.items())
+            if (m, v, s) == (model, variable, source)
+        )
     message = "years left out of windows (the other years are used):\n" + "\n".join(lines)
     warn_at_caller(message, MissingYearsWarning)
 
