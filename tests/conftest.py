@@ -19,7 +19,7 @@ def client() -> Iterator[Client]:
     Workers take the configuration in force when they start: short retry backoffs here.
     """
     with (
-        dask.config.set({"climaflow.download.backoff-seconds": 0.05}),
+        dask.config.set({"climaflow.io.backoff-seconds": 0.05}),
         LocalCluster(
             n_workers=2, threads_per_worker=2, processes=True, dashboard_address=":0"
         ) as cluster,

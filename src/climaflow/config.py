@@ -20,5 +20,5 @@ dask.config.update_defaults(_defaults)
 
 
 def get(key: str) -> Any:
-    """Return ``climaflow.<key>`` from ``dask.config``, e.g. ``get("download.retries")``."""
+    """Return ``climaflow.<key>`` from ``dask.config``, e.g. ``get("io.max-retries")``."""
     return dask.config.get(f"climaflow.{key}")

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from climaflow.reformat.download import download
+from climaflow.io import download
 from climaflow.reformat.region_job import RegionJob
 from climaflow.reformat.source_file_coord import SourceFileCoord
 from climaflow.reformat.template import DataVar, Encoding, ProcessingAttrs, Template

@@ -55,9 +55,9 @@ def path_of(init: int, lead: int) -> str:
 def fault_client() -> Iterator[Client]:
     """Workers with a 1 s download timeout, 3 retries and short backoffs."""
     settings = {
-        "climaflow.download.timeout-seconds": 1,
-        "climaflow.download.retries": 3,
-        "climaflow.download.backoff-seconds": 0.05,
+        "climaflow.io.timeout-seconds": 1,
+        "climaflow.io.max-retries": 3,
+        "climaflow.io.backoff-seconds": 0.05,
     }
     with (
         dask.config.set(settings),

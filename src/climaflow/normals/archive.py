@@ -16,13 +16,13 @@ it first when remote), cuts the region by index slices and loads only that, hold
 :data:`~climaflow.locks.NETCDF_LOCK` while it touches the file.
 """
 
-import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import fsspec
 import numpy as np
@@ -36,6 +36,7 @@ from climaflow.datasets.nex_gddp_cmip6.filenames import (
     parse_filename,
 )
 from climaflow.datasets.nex_gddp_cmip6.models import ModelInfo, archive_models, resolve_model
+from climaflow.io import download, is_local, local_path
 from climaflow.locks import NETCDF_LOCK
 from climaflow.normals.calendar import check_calendar, years_and_days
 from climaflow.normals.regions import RegionSlices
@@ -368,16 +369,19 @@ def _open_year_dataset(source: YearInput) -> Iterator[xr.Dataset]:
 
 @contextmanager
 def _local_copy(location: str) -> Iterator[str]:
-    """``location`` itself when local, else a temporary download of it."""
-    fs, path = fsspec.core.url_to_fs(location)
-    if isinstance(fs, LocalFileSystem):
-        yield path
+    """``location`` itself when local, else a download of it (with :mod:`climaflow.io`'s
+    retries) into a temporary directory that is removed afterwards.
+
+    Raises
+    ------
+    DownloadError
+        When a remote file cannot be fetched; the message names it and the reason.
+    """
+    if is_local(location):
+        yield str(local_path(location))
         return
     with tempfile.TemporaryDirectory(prefix="climaflow-") as directory:
-        local = Path(directory) / Path(path).name
-        with fs.open(path, "rb") as remote, local.open("wb") as copy:
-            shutil.copyfileobj(remote, copy, length=2**22)
-        yield str(local)
+        yield str(download(location, Path(directory) / Path(urlsplit(location).path).name))
 
 
 def _variable(dataset: xr.Dataset, source: YearInput) -> xr.DataArray:

@@ -18,8 +18,6 @@ float32 normals; levels above 1 cost 1.5-3x the write time for about 2 % smaller
 The chunks serve both map (one day) and time-series (one cell) reads.
 """
 
-import os
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,6 +29,7 @@ import numpy as np
 import xarray as xr
 
 from climaflow import __version__
+from climaflow.io import atomic_path
 from climaflow.locks import NETCDF_LOCK
 from climaflow.names import check_path_component
 from climaflow.normals.calendar import days_of_year, days_per_year
@@ -157,18 +156,13 @@ def normal_dataset(
 
 
 def write_normal(dataset: xr.Dataset, path: str | Path) -> Path:
-    """Write ``dataset`` to ``path`` atomically (temporary name in the same folder, then rename)."""
+    """Write ``dataset`` to ``path`` atomically (:func:`climaflow.io.atomic_path`: a temporary
+    name in the same folder, fsync, then rename)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f"{path.name}.tmp-{uuid.uuid4().hex}")
-    try:
-        with NETCDF_LOCK:
-            dataset.to_netcdf(
-                temporary, engine="netcdf4", format="NETCDF4", encoding=_encoding(dataset)
-            )
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
+    with atomic_path(path) as temporary, NETCDF_LOCK:
+        dataset.to_netcdf(
+            temporary, engine="netcdf4", format="NETCDF4", encoding=_encoding(dataset)
+        )
     return path
 
 

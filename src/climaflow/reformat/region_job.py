@@ -33,6 +33,7 @@ from dask.sizeof import sizeof
 from distributed import Client
 
 from climaflow import config
+from climaflow.io.stores import StoreLike, open_array_for_writing
 from climaflow.progress import show_task_progress
 from climaflow.reformat.shards import (
     check_shard_aligned,
@@ -41,7 +42,6 @@ from climaflow.reformat.shards import (
     split_into_regions,
 )
 from climaflow.reformat.source_file_coord import SourceFileCoord, SourceFileStatus
-from climaflow.reformat.store import StoreLike, open_array_for_writing
 from climaflow.reformat.template import DATA_VAR, Template
 from climaflow.reformat.transforms import (
     deaccumulate_to_rates_inplace,

@@ -4,6 +4,10 @@ Each run writes ``{store}.runs/{UTC time}-{run id}.json`` (beside ``{store}``, n
 it, so Zarr readers never see it) with the dataset, the region, and every source file's
 status, URL (without query string) and error. ``climaflow verify`` lists the failed files
 of every recorded run, so holes can be re-filled by re-running only their regions.
+
+A record is written whole or not at all (:func:`climaflow.io.write_object`): beside a local
+store by an atomic rename, on an object store by a single ``PUT``. So every record that can be
+read is complete.
 """
 
 import json
@@ -12,11 +16,10 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-import fsspec
 from zarr.storage import LocalStore
 
 from climaflow import __version__
-from climaflow.reformat.store import StoreLike
+from climaflow.io import StoreLike, list_objects, read_bytes, write_object
 
 RECORD_SUFFIX = ".runs"
 
@@ -43,13 +46,8 @@ def write_run_record(store: StoreLike, record: dict[str, Any]) -> str | None:
         "climaflow_version": __version__,
         **record,
     }
-    fs, directory = fsspec.core.url_to_fs(location)
-    fs.makedirs(directory, exist_ok=True)
-    name = f"{directory}/{now:%Y%m%dT%H%M%S%fZ}-{run_id}.json"  # sorts by time
-    temporary = f"{name}.partial"
-    with fs.open(temporary, "w") as f:
-        json.dump(full, f, indent=1, default=str)
-    fs.mv(temporary, name)  # a record that exists is complete
+    name = f"{location}/{now:%Y%m%dT%H%M%S%fZ}-{run_id}.json"  # sorts by time
+    write_object(name, json.dumps(full, indent=1, default=str).encode())
     return name
 
 
@@ -58,11 +56,5 @@ def read_run_records(store: StoreLike) -> list[dict[str, Any]]:
     location = runs_location(store)
     if location is None:
         return []
-    fs, directory = fsspec.core.url_to_fs(location)
-    if not fs.exists(directory):
-        return []
-    records = []
-    for name in sorted(fs.glob(f"{directory}/*.json")):
-        with fs.open(name) as f:
-            records.append(json.load(f))
-    return records
+    names = [name for name in list_objects(location) if name.endswith(".json")]
+    return [json.loads(read_bytes(name)) for name in names]

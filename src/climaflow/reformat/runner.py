@@ -9,9 +9,9 @@ from typing import Any
 
 from distributed import Client
 
+from climaflow.io.stores import StoreLike
 from climaflow.reformat.region_job import JobResult, RegionJob, process_jobs
 from climaflow.reformat.run_record import write_run_record
-from climaflow.reformat.store import StoreLike
 from climaflow.reformat.template import Template
 
 logger = logging.getLogger(__name__)

@@ -21,7 +21,7 @@ import zarr
 from zarr.codecs import BloscCodec, BloscShuffle
 from zarr.storage import MemoryStore
 
-from climaflow.reformat.store import StoreLike, copy_keys, open_store, store_exists
+from climaflow.io.stores import StoreLike, copy_keys, open_store, store_exists
 
 
 class StoreStructureError(ValueError):

@@ -18,8 +18,8 @@ import zarr
 from distributed import Client
 from zarr.core.sync import sync
 
+from climaflow.io.stores import StoreLike, open_store
 from climaflow.reformat.run_record import read_run_records
-from climaflow.reformat.store import StoreLike, open_store
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import xarray as xr
 
 from climaflow.datasets.gfs_forecast.source_file_coord import NOAA_GFS_BASE_URL, GfsSourceFileCoord
 from climaflow.datasets.gfs_forecast.template import GfsDataVar
-from climaflow.reformat.download import download, read_bytes
+from climaflow.io import download, read_bytes
 from climaflow.reformat.grib_index import (
     IndexEntry,
     coalesce_ranges,

@@ -47,7 +47,6 @@ for 0-24 h, ``0-2 day acc fcst`` for 0-48 h, but ``18-24 hour acc fcst``).
 
 from __future__ import annotations
 
-import os
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -60,6 +59,7 @@ import numpy as np
 
 from climaflow.datasets.gfs_forecast.source_file_coord import gfs_file_path
 from climaflow.datasets.gfs_forecast.template import gfs_grid
+from climaflow.io import write_atomic
 
 __all__ = [
     "DEFAULT_VARIABLES",
@@ -781,12 +781,6 @@ def _encode_message(
         eccodes.codes_release(handle)
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    partial = path.with_name(path.name + ".partial")
-    partial.write_bytes(data)
-    os.replace(partial, path)
-
-
 def write_synthetic_gfs_archive(
     root: str | Path,
     init_times: Iterable[datetime | np.datetime64],
@@ -868,10 +862,8 @@ def write_synthetic_gfs_archive(
                     offset += len(data)
                 path = root_path / gfs_relative_path(init, lead, product=product)
                 path.parent.mkdir(parents=True, exist_ok=True)
-                _write_atomically(path, b"".join(chunks))
-                _write_atomically(
-                    path.with_name(path.name + ".idx"), ("\n".join(lines) + "\n").encode()
-                )
+                write_atomic(path, b"".join(chunks))
+                write_atomic(path.with_name(path.name + ".idx"), ("\n".join(lines) + "\n").encode())
                 written.append(path)
     finally:
         eccodes.codes_release(template)

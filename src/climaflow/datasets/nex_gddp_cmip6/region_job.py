@@ -12,8 +12,8 @@ from climaflow.datasets.nex_gddp_cmip6.filenames import DEFAULT_BASE_URL, NexGdd
 from climaflow.datasets.nex_gddp_cmip6.source_file_coord import NexGddpSourceFileCoord
 from climaflow.datasets.nex_gddp_cmip6.template import NexGddpDataVar, NexGddpTemplate
 from climaflow.fills import UNDECLARED_FILL_THRESHOLD, mask_undeclared_fills
+from climaflow.io import DownloadError, download
 from climaflow.locks import NETCDF_LOCK
-from climaflow.reformat.download import DownloadError, download
 from climaflow.reformat.region_job import RegionJob
 from climaflow.reformat.urls import redact_url
 

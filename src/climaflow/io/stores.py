@@ -1,0 +1,82 @@
+"""Opening Zarr v3 stores from paths, URLs or store objects, in one place.
+
+Local paths (and ``file://``) open as :class:`zarr.storage.LocalStore`; URLs (``s3://``,
+``gs://``, ``az://``, ``https://``, ``memory://``) as :class:`zarr.storage.ObjectStore` over an
+obstore store rooted at the URL, with climaflow's retries and timeouts and the user's
+``storage_options`` (see :mod:`climaflow.io.objects`).
+"""
+
+import os
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import zarr
+from zarr.abc.store import Store
+from zarr.core.buffer import default_buffer_prototype
+from zarr.core.sync import sync
+from zarr.storage import LocalStore, ObjectStore
+
+from climaflow.io.objects import is_local, local_path, open_prefix
+
+StoreLike = str | os.PathLike[str] | Store
+
+
+def open_store(
+    store: StoreLike,
+    *,
+    storage_options: Mapping[str, Any] | None = None,
+    read_only: bool = False,
+) -> Store:
+    """A zarr ``Store`` for a local path, a URL, or ``store`` itself when it is one.
+
+    Parameters
+    ----------
+    store
+        A path, a URL, or a zarr ``Store`` (returned as is; the options are then unused).
+    storage_options
+        obstore options for a URL (see :mod:`climaflow.io.objects`).
+    read_only
+        Open the store read-only.
+    """
+    if isinstance(store, Store):
+        return store
+    text = os.fspath(store)
+    if is_local(text):
+        return LocalStore(local_path(text), read_only=read_only)
+    return ObjectStore(open_prefix(text, storage_options), read_only=read_only)
+
+
+def store_exists(store: StoreLike) -> bool:
+    """Whether a Zarr group's root metadata exists in ``store``."""
+    return sync(open_store(store).exists("zarr.json"))
+
+
+def copy_keys(source: Store, destination: Store, keys: Iterable[str] | None = None) -> None:
+    """Copy ``keys`` (default: all) from ``source`` to ``destination``, one whole object each.
+
+    Raises
+    ------
+    KeyError
+        When a key is not in ``source``.
+    """
+
+    async def copy() -> None:
+        names = keys if keys is not None else [key async for key in source.list()]
+        for key in names:
+            value = await source.get(key, prototype=default_buffer_prototype())
+            if value is None:
+                raise KeyError(f"{key!r} not found in {source}")
+            await destination.set(key, value)
+
+    sync(copy())
+
+
+def open_array_for_writing(store: StoreLike, name: str) -> zarr.Array:
+    """Open array ``name`` for writing whole shards; empty chunks are written, not skipped.
+
+    ``write_empty_chunks=True`` makes a rerun replace every chunk it covers, even one that
+    is all fill value, so a rerun's bytes equal the first run's.
+    """
+    return zarr.open_array(
+        store=open_store(store), path=name, mode="r+", config={"write_empty_chunks": True}
+    )
