@@ -375,6 +375,8 @@ def test_bad_input_is_a_clear_error_before_any_work(archive, tmp_path, client):
         run_normals(config(archive, tmp_path, models=("NoSuchModel",)), client)
     with pytest.raises(ValueError, match="min_years must be between 1 and the window"):
         config(archive, tmp_path, min_years=6)
+    with pytest.raises(ValueError, match="a variant or grid label applies to one model"):
+        config(archive, tmp_path, models=(MODEL, "CESM2"), variant_label="r1i1p1f1")
     with pytest.raises(
         ValueError, match=r"target years 1950-1952, 2200 are outside the periods computed \("
     ):

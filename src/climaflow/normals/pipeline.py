@@ -40,6 +40,7 @@ import xarray as xr
 from dask.sizeof import sizeof
 from distributed import Client
 
+from climaflow.datasets.nex_gddp_cmip6.models import UnknownModelError
 from climaflow.normals.archive import (
     Archive,
     InputGrid,
@@ -48,7 +49,7 @@ from climaflow.normals.archive import (
     open_archive,
     read_year,
 )
-from climaflow.normals.calendar import days_per_year
+from climaflow.normals.calendar import days_per_year, years_and_days
 from climaflow.normals.compute import (
     MissingYearsWarning,
     UndeclaredFillWarning,
@@ -125,6 +126,10 @@ class NormalsConfig:
     allow_incomplete_years
         Use years that lack some of their calendar's days; by default they are left out of
         every window (and do not count toward ``min_years``).
+    skip_models_without_inputs
+        Leave out (and name) a model that has no input for a variable, or whose labels
+        cannot be found, instead of failing the run: for runs over every model of an
+        archive, where not every model has every variable.
     """
 
     input: str
@@ -142,12 +147,18 @@ class NormalsConfig:
     variant_label: str | None = None
     grid_label: str | None = None
     allow_incomplete_years: bool = False
+    skip_models_without_inputs: bool = False
 
     def __post_init__(self) -> None:
         validate_window(self.window, self.min_years)
         for name in ("models", "variables", "regions", "scenarios", "periods"):
             if not getattr(self, name):
                 raise ValueError(f"no {name} given")
+        if (self.variant_label or self.grid_label) and len(self.models) > 1:
+            raise ValueError(
+                "a variant or grid label applies to one model; models differ in their labels "
+                f"(give one model, not {len(self.models)})"
+            )
         if self.batch_size is not None and self.batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {self.batch_size}")
         if self.target_years is not None:
@@ -216,9 +227,11 @@ class TargetOutcome:
 
 @dataclass
 class NormalsSummary:
-    """All outcomes of a run, with counts by status."""
+    """All outcomes of a run, with counts by status, and the (model, variable) pairs left out
+    for want of inputs (``(model, variable, reason)``)."""
 
     outcomes: list[TargetOutcome] = field(default_factory=list)
+    left_out_models: list[tuple[str, str, str]] = field(default_factory=list)
 
     def counts(self) -> dict[Status, int]:
         counted = Counter(outcome.status for outcome in self.outcomes)
@@ -290,6 +303,7 @@ class NormalsPlan:
     jobs: tuple[TargetJob, ...]
     grids: Mapping[tuple[str, str], InputGrid]
     slices: Mapping[tuple[str, str, str], RegionSlices]
+    left_out_models: tuple[tuple[str, str, str], ...] = ()
 
 
 def plan_normals(config: NormalsConfig) -> NormalsPlan:
@@ -299,8 +313,10 @@ def plan_normals(config: NormalsConfig) -> NormalsPlan:
 
     Raises
     ------
-    FileNotFoundError
-        If the archive has no input at all for a (model, variable).
+    FileNotFoundError, UnknownModelError
+        If the archive has no input at all for a (model, variable), or a model's labels
+        cannot be found (unless ``config.skip_models_without_inputs``: then the pair is
+        left out and named in ``left_out_models``).
     ValueError, UnsupportedCalendarError
         For a region outside the grid or an unsupported calendar.
     """
@@ -322,6 +338,7 @@ def plan_normals(config: NormalsConfig) -> NormalsPlan:
     jobs: list[TargetJob] = []
     grids: dict[tuple[str, str], InputGrid] = {}
     slices: dict[tuple[str, str, str], RegionSlices] = {}
+    left_out: list[tuple[str, str, str]] = []
     for model in config.models:
         archive = open_archive(
             config.input,
@@ -330,18 +347,26 @@ def plan_normals(config: NormalsConfig) -> NormalsPlan:
             grid_label=config.grid_label,
         )
         for variable in config.variables:
-            inputs = {
-                source: archive.year_inputs(variable, source, years)
-                for source, years in needed.items()
-            }
-            grid = grids[(model, variable)] = _inspect_first(archive, variable, inputs)
+            try:
+                inputs = {
+                    source: archive.year_inputs(variable, source, years)
+                    for source, years in needed.items()
+                }
+                grid = grids[(model, variable)] = _inspect_first(archive, variable, inputs)
+            except (FileNotFoundError, UnknownModelError) as error:
+                if not config.skip_models_without_inputs:
+                    raise
+                left_out.append((model, variable, str(error)))
+                continue
             for region in config.regions:
                 slices[(model, variable, region.name)] = region_slices(region, grid.lat, grid.lon)
                 jobs.extend(
                     _target_job(config, archive, model, variable, region, window, inputs)
                     for _, window in sorted(windows.items())
                 )
-    return NormalsPlan(jobs=tuple(jobs), grids=grids, slices=slices)
+    return NormalsPlan(
+        jobs=tuple(jobs), grids=grids, slices=slices, left_out_models=tuple(left_out)
+    )
 
 
 def _inspect_first(
@@ -404,7 +429,13 @@ def run_normals(
     plan = plan_normals(config)
     logger.info("%d target outputs planned from %s", len(plan.jobs), config.input)
 
-    summary = NormalsSummary()
+    summary = NormalsSummary(left_out_models=list(plan.left_out_models))
+    if plan.left_out_models:
+        warn_at_caller(
+            "left out for want of inputs:\n"
+            + "\n".join(f"  {m} {v}: {reason}" for m, v, reason in plan.left_out_models),
+            MissingYearsWarning,
+        )
     existing = _check_existing(plan, config, client)
     to_compute: list[TargetJob] = []
     for job in plan.jobs:
@@ -487,12 +518,14 @@ def reduce_year(
         return YearResult(source.scenario, source.year, source.location, error=f"{error}")
     masked = yearly.masked_fills or 0
     if yearly.incomplete_years and not allow_incomplete:
+        _, dayofyear = years_and_days(data["time"], yearly.calendar)
+        days = np.unique(dayofyear[dayofyear > 0]).size
         return YearResult(
             source.scenario,
             source.year,
             source.location,
-            error=f"incomplete: {source.location} holds {data.sizes['time']} of the "
-            f"{yearly.calendar} year's days",
+            error=f"incomplete: {source.location} holds {days} of the "
+            f"{yearly.sums.sizes['dayofyear']} days of its {yearly.calendar} year",
             masked_fills=masked,
         )
     # C order: the window arithmetic and transfers between workers run several times faster.
