@@ -17,8 +17,10 @@ from click.core import ParameterSource
 
 from climaflow.cli_common import CLUSTER_OPTION_NAMES, cluster_options, run_cluster
 from climaflow.normals.archive import archive_model_names
+from climaflow.normals.outcomes import Status
 from climaflow.normals.periods import PERIOD_KINDS, make_periods, parse_year_range
-from climaflow.normals.pipeline import NormalsConfig, Status, run_normals
+from climaflow.normals.pipeline import run_normals
+from climaflow.normals.plan import NormalsConfig
 from climaflow.normals.regions import get_region
 
 _REQUIRED = ("input", "output", "model", "variables")
