@@ -2,8 +2,9 @@
 
 The synthetic archive holds GFDL-ESM4 (gr1, noleap), UKESM1-0-LL (r1i1p1f2, 360_day),
 EC-Earth3 (gr, standard calendar with 29 February) and NorESM2-LM with undeclared 1e20 fills in
-some cells of 2003 and 2006 and an incomplete 2008. The reference is plain numpy on the files
-read with netCDF4; the Python API must agree with the command bit for bit.
+some cells of 2003 and 2006 and an incomplete 2008; CESM2 holds pr only, so ``--model all
+--variables tas`` leaves it out and names it. The reference is plain numpy on the files read
+with netCDF4; the Python API must agree with the command bit for bit.
 """
 
 import warnings
@@ -57,6 +58,9 @@ def archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 seed=7,
                 **quirks,
             )
+    write_synthetic_nex_gddp_archive(
+        root, model="CESM2", variables=("pr",), years=HISTORICAL, lat=LAT, lon=LON
+    )
     return root
 
 
@@ -201,13 +205,23 @@ def test_undeclared_fills_leave_windows_when_their_years_do(archive, cli_output)
     assert fill_file in text
     assert f"NorESM2-LM tas historical: incomplete {INCOMPLETE_YEAR}" in text
     incomplete_file = f"tas_day_NorESM2-LM_historical_r1i1p1f1_gn_{INCOMPLETE_YEAR}.nc"
-    assert f"{incomplete_file} holds 300 of the noleap year's days" in text
+    assert f"{incomplete_file} holds 300 of the 365 days of its noleap year" in text
 
 
-def test_the_api_agrees_with_the_command_bit_for_bit(archive, cli_output):
+def test_a_model_without_the_variable_is_left_out_and_named(cli_output):
+    output, text = cli_output
+    assert "left out for want of inputs" in text
+    assert "CESM2 tas: no input for variable 'tas'" in text
+    assert not (output / "CESM2").exists()
+    assert sorted(p.name for p in output.iterdir()) == sorted(MODELS)
+
+
+@pytest.mark.parametrize("model", ["NorESM2-LM", "EC-Earth3", "UKESM1-0-LL"])
+def test_the_api_agrees_with_the_command_bit_for_bit(archive, cli_output, model):
     output, _ = cli_output
+    variant = NEX_GDDP_MODELS[model].variant_label
     years = []
-    for path in sorted(archive.glob("NorESM2-LM/*/r1i1p1f1/tas/*.nc")):
+    for path in sorted(archive.glob(f"{model}/*/{variant}/tas/*.nc")):
         with xr.open_dataset(path, decode_times=xr.coders.CFDatetimeCoder(use_cftime=True)) as ds:
             years.append(ds.tas.load())
     tas = xr.concat(years, dim="time")
@@ -215,7 +229,7 @@ def test_the_api_agrees_with_the_command_bit_for_bit(archive, cli_output):
         warnings.simplefilter("ignore")
         api = daily_normals(tas, TARGETS, window=WINDOW, min_years=MIN_YEARS)
     for target in TARGETS:
-        cli = output_of(output, "NorESM2-LM", target).tas.values[0]
+        cli = output_of(output, model, target).tas.values[0]
         np.testing.assert_array_equal(api.sel(target_year=target).values, cli)
 
 

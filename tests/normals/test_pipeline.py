@@ -1,6 +1,5 @@
 """The pipeline on real NetCDF files and the session's real LocalCluster, against numpy references."""
 
-import logging
 import os
 import shutil
 from pathlib import Path
@@ -25,7 +24,6 @@ from climaflow.normals import (
     normal_path,
     run_normals,
 )
-from climaflow.normals.pipeline import default_batch_size
 
 MODEL = "NorESM2-LM"
 LAT = np.array([49.5, 50.5, 51.5, 52.5, 53.5])  # AK starts at 50 N: the first row is outside
@@ -375,16 +373,9 @@ def test_bad_input_is_a_clear_error_before_any_work(archive, tmp_path, client):
         run_normals(config(archive, tmp_path, models=("NoSuchModel",)), client)
     with pytest.raises(ValueError, match="min_years must be between 1 and the window"):
         config(archive, tmp_path, min_years=6)
+    with pytest.raises(ValueError, match="a variant or grid label applies to one model"):
+        config(archive, tmp_path, models=(MODEL, "CESM2"), variant_label="r1i1p1f1")
     with pytest.raises(
         ValueError, match=r"target years 1950-1952, 2200 are outside the periods computed \("
     ):
         config(archive, tmp_path, target_years=(1950, 1951, 1952, 2000, 2200))
-
-
-def test_default_batch_size_fits_memory(caplog):
-    year = 365 * 104 * 240 * 4  # CONUS at 0.25 degrees, float32
-    assert default_batch_size(year, 30, memory_per_thread=5 * 2**30) == 10
-    assert default_batch_size(year, 30, memory_per_thread=int(33.5 * year * 2)) == 1
-    with caplog.at_level(logging.WARNING, logger="climaflow.normals.pipeline"):
-        assert default_batch_size(year, 30, memory_per_thread=2**20) == 1
-    assert "exceeds the planned share of worker memory" in caplog.text

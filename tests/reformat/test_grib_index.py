@@ -315,10 +315,13 @@ def test_duplicates_differ_in_nothing_but_number_and_offset() -> None:
                 "4:30:d=2025080106:APCP:surface:0-6 hour acc fcst:",
                 "5:40:d=2025080100:APCP:surface:0-6 hour ave fcst:",
                 "6:50:d=2025080100:ACPCP:surface:0-6 hour acc fcst:",
+                "7:60:d=2025080100:APCP:surface:0-1 day acc fcst:",
+                "8:70:d=2025080100:APCP:surface:0-24 hour acc fcst:",  # the same window
             ]
         )
     )
-    assert [e.message_number for e in drop_duplicate_lines(entries)] == ["1", "2", "4", "5", "6"]
+    kept = [e.message_number for e in drop_duplicate_lines(entries)]
+    assert kept == ["1", "2", "4", "5", "6", "7"]
 
 
 # ------------------------------------------------------- the gfs-forecast template's selection

@@ -23,6 +23,7 @@ from climaflow.normals.compute import (
     dayofyear_sums,
     normals_from_sums,
 )
+from climaflow.normals.outcomes import NormalsSummary, Status, TargetOutcome
 from climaflow.normals.output import (
     NormalMetadata,
     check_output,
@@ -37,14 +38,8 @@ from climaflow.normals.periods import (
     make_periods,
     target_windows,
 )
-from climaflow.normals.pipeline import (
-    NormalsConfig,
-    NormalsSummary,
-    Status,
-    TargetOutcome,
-    plan_normals,
-    run_normals,
-)
+from climaflow.normals.pipeline import run_normals
+from climaflow.normals.plan import NormalsConfig, plan_normals
 from climaflow.normals.regions import REGIONS, Region, get_region, region_slices
 from climaflow.normals.window import window_mean
 

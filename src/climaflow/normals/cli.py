@@ -17,9 +17,10 @@ from click.core import ParameterSource
 
 from climaflow.cli_common import CLUSTER_OPTION_NAMES, cluster_options, run_cluster
 from climaflow.normals.archive import archive_model_names
-from climaflow.normals.compute import MissingYearsWarning, UndeclaredFillWarning
+from climaflow.normals.outcomes import Status
 from climaflow.normals.periods import PERIOD_KINDS, make_periods, parse_year_range
-from climaflow.normals.pipeline import NormalsConfig, Status, run_normals
+from climaflow.normals.pipeline import run_normals
+from climaflow.normals.plan import NormalsConfig
 from climaflow.normals.regions import get_region
 
 _REQUIRED = ("input", "output", "model", "variables")
@@ -37,10 +38,14 @@ _REQUIRED = ("input", "output", "model", "variables")
 @click.option(
     "--model",
     help="Model(s), comma-separated (e.g. NorESM2-LM,UKESM1-0-LL), or 'all' for every model "
-    "of the archive.",
+    "of the archive (a model without input for a variable is then left out and named).",
 )
-@click.option("--variant", help="Variant label of the models' files [default: from the archive].")
-@click.option("--grid", help="Grid label of the models' files [default: from the archive].")
+@click.option(
+    "--variant", help="Variant label of the model's files (one model) [default: from the archive]."
+)
+@click.option(
+    "--grid", help="Grid label of the model's files (one model) [default: from the archive]."
+)
 @click.option("--variables", help="Comma-separated variables, e.g. tas,pr.")
 @click.option(
     "--regions",
@@ -108,8 +113,7 @@ def normals(ctx: click.Context, config_file: Path | None, **options: Any) -> Non
             raise click.ClickException(str(error)) from error
 
     for warning in caught:
-        if issubclass(warning.category, MissingYearsWarning | UndeclaredFillWarning):
-            click.echo(f"Warning: {warning.message}", err=True)
+        click.echo(f"Warning: {warning.message}", err=True)
     for outcome in summary.outcomes:
         if outcome.status in (Status.TOO_FEW_YEARS, Status.FAILED):
             click.echo(
@@ -165,10 +169,12 @@ def _config(settings: Mapping[str, Any]) -> NormalsConfig:
             target_years = tuple(
                 year for spec in _items(settings["target_years"]) for year in parse_year_range(spec)
             )
+        every_model = _items(settings["model"]) == ["all"]
         return NormalsConfig(
             input=str(settings["input"]),
             output=Path(settings["output"]),
             models=_models(settings["model"], str(settings["input"])),
+            skip_models_without_inputs=every_model,
             variant_label=settings["variant"],
             grid_label=settings["grid"],
             allow_incomplete_years=bool(settings["allow_incomplete_years"]),

@@ -94,7 +94,7 @@ def mask_fills(obj: T_Xarray) -> tuple[T_Xarray, int | None]:
     """``obj`` with undeclared fill values as NaN, and how many there were (``None`` if lazy).
 
     Fill values are values of floating variables that are not finite or whose magnitude is at
-    least :data:`~climaflow.datasets.nex_gddp_cmip6.fills.UNDECLARED_FILL_THRESHOLD`.
+    least :data:`~climaflow.fills.UNDECLARED_FILL_THRESHOLD`.
     """
     arrays = obj.data_vars.values() if isinstance(obj, xr.Dataset) else [obj]
     if not any(np.issubdtype(array.dtype, np.floating) for array in arrays):
@@ -277,8 +277,13 @@ def daily_normals(
     dimension (lat/lon grids, station ``location``, pressure levels...), NaN where fewer than
     ``min_years`` years have a valid value. Each input year is reduced once, whatever the
     number of target years: see :func:`dayofyear_sums` and :func:`normals_from_sums`.
-    Undeclared fill values are masked (:class:`UndeclaredFillWarning` says how many) and
-    incomplete years left out (:class:`IncompleteYearWarning`) unless allowed.
+    Undeclared fill values are masked (for in-memory inputs an :class:`UndeclaredFillWarning`
+    says how many; for lazy ones counting them would read the data a second time, so they
+    are masked without a count) and incomplete years left out (:class:`IncompleteYearWarning`)
+    unless allowed. Sub-daily data: a day's value is the mean of its valid time steps over
+    all window years, and a year counts toward ``min_years`` on a day where it has at least
+    one valid step; a year with missing time steps is incomplete only when whole days are
+    missing.
 
     Examples
     --------

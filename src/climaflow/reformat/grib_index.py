@@ -343,18 +343,20 @@ def drop_duplicate_lines(entries: Iterable[IndexEntry]) -> list[IndexEntry]:
     """The entries without those repeating an earlier line, so that each field appears once.
 
     Two lines are duplicates when everything but their message number and offset is the same
-    (reference time, variable, level, forecast field and extra text), as GFS's bucket and
+    (reference time, variable, level, forecast time and extra text), as GFS's bucket and
     since-start accumulations at leads 1-6 h (``APCP:surface:0-6 hour acc fcst`` twice).
+    Forecast times are compared as numbers: ``0-24 hour acc fcst`` repeats ``0-1 day acc fcst``.
 
     Returns
     -------
     list of IndexEntry
         The first entry of each distinct line, in the original order.
     """
-    seen: set[tuple[datetime, str, str, str, str]] = set()
+    seen: set[tuple[datetime, str, str, ForecastTime | str, str]] = set()
     unique = []
     for entry in entries:
-        key = (entry.reference_time, entry.variable, entry.level, entry.forecast, entry.extra)
+        forecast = entry.forecast_time or entry.forecast
+        key = (entry.reference_time, entry.variable, entry.level, forecast, entry.extra)
         if key not in seen:
             seen.add(key)
             unique.append(entry)

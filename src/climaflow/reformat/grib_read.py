@@ -6,12 +6,12 @@ step range (the 6-7 h precipitation bucket and the 0-7 h total), of which cfgrib
 otherwise keep the first without a word. One eccodes pass over the file finds, for every
 request, the messages matching it:
 
-- messages holding the same field (the same identification, grid and product definition,
-  like the two identical 0-6 h APCP messages of a GFS file at lead 6) count as one: the first
-  is read;
+- messages holding the same field with the same values (the same identification, grid and
+  product definition, and equal decoded values, like the two identical 0-6 h APCP messages
+  of a GFS file at lead 6) count as one: the first is read;
 - different fields matching one request (two step ranges when the request leaves it open,
-  three soil layers sharing ``level=0``) are an error naming the file, the keys and the
-  messages;
+  three soil layers sharing ``level=0``, or one field's header with two sets of values) are
+  an error naming the file, the keys and the messages;
 - a field on a grid other than a regular latitude-longitude one is an error naming the file
   and the grid type.
 
@@ -168,10 +168,16 @@ class _Field:
 
 @dataclass
 class _Matches:
-    """The distinct fields matching one request, and the first one decoded or refused."""
+    """The distinct fields matching one request, and the first one decoded or refused.
+
+    ``first_values`` keeps the first field's values, to tell a repeated message from another
+    field under the same header, when the scan does not decode (the cfgrib engine decodes
+    the chosen message itself).
+    """
 
     fields: list[_Field] = field(default_factory=list)
     first: Decoded | GribReadError | None = None
+    first_values: np.ndarray | None = None
 
 
 def _scan(
@@ -229,13 +235,32 @@ def _match_message(
     identity = _field_identity(handle)
     for name in names:
         found = matches[name]
-        if any(known.identity == identity for known in found.fields):
-            continue  # the same field again: the first one is read
+        if any(known.identity == identity for known in found.fields) and _same_values(
+            found, handle
+        ):
+            continue  # the same field with the same values again: the first one is read
         if not found.fields:
             found.first = _check_grid_type(path, handle, number, wanted[name])
             if found.first is None and decode:
                 found.first = _decode(handle)
+            elif found.first is None:
+                found.first_values = _values(handle)
         found.fields.append(_Field(number, step_range, identity))
+
+
+def _same_values(found: _Matches, handle: int) -> bool:
+    """Whether the message's values equal the first field's (missing points equal)."""
+    first = found.first_values
+    if first is None and isinstance(found.first, tuple):
+        first = found.first[0].ravel()
+    return first is not None and bool(np.array_equal(_values(handle), first, equal_nan=True))
+
+
+def _values(handle: int) -> np.ndarray:
+    """The message's values, float32, flat, NaN where the bitmap says missing."""
+    eccodes.codes_set(handle, "missingValue", _MISSING)
+    values = eccodes.codes_get_values(handle)
+    return np.where(values == _MISSING, np.nan, values).astype("float32")
 
 
 def _field_identity(handle: int) -> tuple[str, ...]:
@@ -288,9 +313,7 @@ def _decode(handle: int) -> Decoded:
         lon1 = lon1 if lon1 <= lon0 else lon1 - 360.0
     else:
         lon1 = lon1 if lon1 >= lon0 else lon1 + 360.0
-    eccodes.codes_set(handle, "missingValue", _MISSING)
-    values = eccodes.codes_get_values(handle).reshape(nj, ni)
-    values = np.where(values == _MISSING, np.nan, values).astype("float32")
+    values = _values(handle).reshape(nj, ni)
     return values, np.linspace(lat0, lat1, nj), np.linspace(lon0, lon1, ni)
 
 

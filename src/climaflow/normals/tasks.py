@@ -1,0 +1,176 @@
+"""The task functions of the normals graph: reduce one input year, compute and write a batch.
+
+Both run on workers. :func:`reduce_year` reads one year of one variable in one region and
+reduces it to per-day sums and counts; :func:`compute_batch` computes its target years'
+window means (:func:`~climaflow.normals.window.window_mean`) and writes their files.
+Failures are returned as data (a :class:`YearResult` with an ``error``, a ``failed``
+outcome), never raised.
+"""
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+from dask.sizeof import sizeof
+
+from climaflow.normals.archive import YearInput, read_year
+from climaflow.normals.calendar import years_and_days
+from climaflow.normals.compute import dayofyear_sums
+from climaflow.normals.outcomes import Status, TargetOutcome, missing_inputs, outcome_of
+from climaflow.normals.output import NormalMetadata, normal_dataset, write_normal
+from climaflow.normals.plan import TargetJob
+from climaflow.normals.regions import RegionSlices
+from climaflow.normals.window import window_mean
+
+
+@dataclass(frozen=True)
+class YearResult:
+    """One input year's per-day sums and counts in a region, or why it is left out.
+
+    ``sums`` are NaN where a day has no valid value. ``counts`` is ``None`` for daily data
+    (at most one value per day): ``sums`` then hold the values themselves, in the input's dtype.
+    ``error`` says why a year is left out (unreadable, incomplete); ``masked_fills`` counts
+    undeclared fill values set to NaN.
+    """
+
+    scenario: str
+    year: int
+    location: str
+    sums: np.ndarray | None = None
+    counts: np.ndarray | None = None
+    error: str | None = None
+    masked_fills: int = 0
+
+
+@sizeof.register(YearResult)
+def _sizeof_year_result(result: YearResult) -> int:
+    """Tell Dask's memory management how big a year result is (its arrays)."""
+    return sum(array.nbytes for array in (result.sums, result.counts) if array is not None)
+
+
+@dataclass(frozen=True)
+class BatchSpec:
+    """What a batch task needs besides the year results."""
+
+    jobs: tuple[TargetJob, ...]
+    replacing: frozenset[Path]
+    lat: xr.DataArray
+    lon: xr.DataArray
+    variable_attrs: dict[str, Any]
+    calendar: str
+    window: int
+    min_years: int
+
+
+def reduce_year(
+    source: YearInput,
+    slices: RegionSlices,
+    grid: tuple[np.ndarray, np.ndarray],
+    allow_incomplete: bool,
+    after: object = None,
+) -> YearResult:
+    """Task: one input year's per-day sums and counts in a region (see :class:`YearResult`).
+
+    The input must be on ``grid`` (the planned ``(lat, lon)``). Undeclared fill values are
+    masked and counted; a year lacking some of its calendar's days is left out unless
+    ``allow_incomplete``. ``after`` is ignored: it is the batch this read waits for, so that
+    reading runs at most :data:`READ_AHEAD_BATCHES` batches ahead of writing. Errors (missing
+    variable, corrupt file, other grid...) are returned, not raised.
+    """
+    try:
+        data = read_year(source, slices, grid)
+        yearly = dayofyear_sums(data, allow_incomplete_years=True)
+    except Exception as error:
+        return YearResult(source.scenario, source.year, source.location, error=f"{error}")
+    masked = yearly.masked_fills or 0
+    if yearly.incomplete_years and not allow_incomplete:
+        _, dayofyear = years_and_days(data["time"], yearly.calendar)
+        days = np.unique(dayofyear[dayofyear > 0]).size
+        return YearResult(
+            source.scenario,
+            source.year,
+            source.location,
+            error=f"incomplete: {source.location} holds {days} of the "
+            f"{yearly.sums.sizes['dayofyear']} days of its {yearly.calendar} year",
+            masked_fills=masked,
+        )
+    # C order: the window arithmetic and transfers between workers run several times faster.
+    sums = np.ascontiguousarray(yearly.sums.sel(year=source.year).values)
+    counts = None
+    if yearly.values_per_day > 1:
+        counts = np.ascontiguousarray(yearly.counts.sel(year=source.year).values, dtype=np.uint16)
+    return YearResult(
+        source.scenario,
+        source.year,
+        source.location,
+        sums=sums,
+        counts=counts,
+        masked_fills=masked,
+    )
+
+
+def compute_batch(batch: BatchSpec, *years: YearResult) -> list[TargetOutcome]:
+    """Task: the normals of a batch's target years, each written to its file."""
+    results = {(r.scenario, r.year): r for r in years}
+    outcomes = []
+    for job in sorted(batch.jobs, key=lambda job: job.target_year):
+        window = [results[(i.scenario, i.year)] for i in job.inputs]
+        used = sorted((r for r in window if r.error is None), key=lambda r: r.year)
+        left_out = missing_inputs(job) + tuple(
+            (r.scenario, r.year, r.error or "") for r in window if r.error is not None
+        )
+        fills = tuple((r.location, r.masked_fills) for r in window if r.masked_fills)
+        if len(used) < batch.min_years:
+            outcomes.append(
+                outcome_of(
+                    job,
+                    Status.TOO_FEW_YEARS,
+                    left_out=left_out,
+                    masked_fills=fills,
+                    message=f"{len(used)} of {batch.window} window years usable; "
+                    f"{batch.min_years} needed",
+                )
+            )
+            continue
+        try:
+            normal = window_mean(
+                ((r.sums, r.counts) for r in used if r.sums is not None),
+                min_years=batch.min_years,
+            )
+            metadata = NormalMetadata(
+                variable=job.variable,
+                target_year=job.target_year,
+                period=job.window.period,
+                scenario=job.scenario,
+                model=job.model,
+                calendar=batch.calendar,
+                region=job.region,
+                window=batch.window,
+                min_years=batch.min_years,
+                inputs_fingerprint=job.fingerprint,
+                source_years=tuple(r.year for r in used),
+                source_scenarios=tuple(r.scenario for r in used),
+                variable_attrs=batch.variable_attrs,
+            )
+            write_normal(normal_dataset(normal, batch.lat, batch.lon, metadata), job.path)
+        except Exception as error:
+            outcomes.append(outcome_of(job, Status.FAILED, left_out=left_out, message=f"{error}"))
+            continue
+        status = Status.RECOMPUTED if job.path in batch.replacing else Status.WRITTEN
+        outcomes.append(
+            outcome_of(
+                job,
+                status,
+                source_years=metadata.source_years,
+                left_out=left_out,
+                masked_fills=fills,
+            )
+        )
+    return outcomes
+
+
+def kept_attrs(attrs: Mapping[str, Any], names: Iterable[str]) -> dict[str, Any]:
+    return {name: attrs[name] for name in names if name in attrs}
