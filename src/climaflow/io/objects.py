@@ -11,12 +11,11 @@ store's own configuration (e.g. ``{"skip_signature": True, "region": "us-west-2"
 public S3 bucket). HTTP stores take only the first two.
 
 Every function raises :class:`~climaflow.io.errors.DownloadError` naming the URL (without
-query string) and the reason. Two faults obstore does not recover from are handled here:
-
-- a server that answers a ``Range`` request with the whole object (status 200): obstore
-  refuses the answer, and the whole object is fetched once more and sliced;
-- a body cut short when the answer had no ``ETag`` (with one, obstore resumes the transfer
-  itself): the request is made once more.
+query string) and the reason. A body cut short is resumed by obstore itself (a ``Range``
+request for the rest, when the answer carried an ``ETag``, as real servers' do). One fault
+obstore does not recover from is handled here: a server that answers a ``Range`` request
+with the whole object (status 200) makes obstore refuse the answer, and the whole object is
+fetched once more and sliced.
 
 A byte range that reaches past the end of the object is an error, not a shorter answer.
 """
@@ -24,14 +23,14 @@ A byte range that reaches past the end of the object is an error, not a shorter 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import obstore
-from obstore.exceptions import GenericError, NotSupportedError
+from obstore.exceptions import NotSupportedError
 from obstore.store import HTTPStore, LocalStore, ObjectStore, from_url
 
 from climaflow.io import settings
@@ -44,7 +43,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-T = TypeVar("T")
 ByteRange = tuple[int, int | None]  # [start, end) with end None meaning "to the end"
 
 _CHUNK_BYTES = 8 * 2**20  # smallest piece written to disk while streaming a whole object
@@ -132,7 +130,7 @@ def read_bytes(
         return read_ranges(url, [byte_range], storage_options=storage_options)[0]
     location = open_object(url, storage_options)
     with reported_as_download_error(url):
-        return _once_more_if_cut_short(lambda: bytes(_get(location).bytes()), url)
+        return bytes(_get(location).bytes())
 
 
 def read_ranges(
@@ -151,7 +149,7 @@ def read_ranges(
     """
     location = open_object(url, storage_options)
     with reported_as_download_error(url):
-        parts = _once_more_if_cut_short(lambda: _fetch_ranges(location, byte_ranges), url)
+        parts = _fetch_ranges(location, byte_ranges)
     for (start, end), part in zip(byte_ranges, parts, strict=True):
         if end is not None and len(part) != end - start:
             raise DownloadError(
@@ -169,15 +167,14 @@ def save_object(
     See :func:`climaflow.io.atomic.atomic_path`: a ``destination`` that exists is complete.
     """
     location = open_object(url, storage_options)
-
-    def save() -> Path:
-        with atomic_path(destination) as temporary, temporary.open("wb") as out:
-            for chunk in _get(location).stream(min_chunk_size=_CHUNK_BYTES):
-                out.write(chunk)
-        return destination
-
-    with reported_as_download_error(url):
-        return _once_more_if_cut_short(save, url)
+    with (
+        reported_as_download_error(url),
+        atomic_path(destination) as temporary,
+        temporary.open("wb") as out,
+    ):
+        for chunk in _get(location).stream(min_chunk_size=_CHUNK_BYTES):
+            out.write(chunk)
+    return destination
 
 
 def object_size(url: str, *, storage_options: Mapping[str, Any] | None = None) -> int:
@@ -252,19 +249,3 @@ def _fetch_ranges(location: ObjectLocation, byte_ranges: Iterable[ByteRange]) ->
         logger.info("%s ignored a Range request: fetching it whole", redact_url(location.url))
         whole = bytes(_get(location).bytes())
         return [whole[start:end] for start, end in byte_ranges]
-
-
-def _once_more_if_cut_short(fetch: Callable[[], T], url: str) -> T:
-    """``fetch()``, called once more if obstore could not resume a body cut short.
-
-    obstore resumes a broken body itself (a ``Range`` request for the rest) only when the
-    answer had an ``ETag``; without one it raises, and the request is made again here.
-    """
-    try:
-        return fetch()
-    except GenericError as error:
-        text = str(error)
-        if "kind: Interrupted" not in text or "RetryError" in text:
-            raise
-        logger.info("Fetching %s again: the body was cut short", redact_url(url))
-        return fetch()

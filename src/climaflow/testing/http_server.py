@@ -499,11 +499,20 @@ class LoopbackServer:
     async def _truncated(
         self, request: web.Request, file_path: Path, rule: FaultRule
     ) -> web.StreamResponse:
-        """Announce the full body length, send only part of it, then close the connection."""
+        """Announce the full body length, send only part of it, then close the connection.
+
+        The answer carries the ``ETag`` the file's normal answers carry, as real servers do,
+        so a client may resume the transfer with a ``Range`` request for the rest.
+        """
         data = await asyncio.get_running_loop().run_in_executor(None, file_path.read_bytes)
         size = len(data)
         status = 200
-        headers = {hdrs.ACCEPT_RANGES: "bytes", hdrs.CONTENT_TYPE: "application/octet-stream"}
+        stat = file_path.stat()
+        headers = {
+            hdrs.ACCEPT_RANGES: "bytes",
+            hdrs.CONTENT_TYPE: "application/octet-stream",
+            hdrs.ETAG: f'"{stat.st_mtime_ns:x}-{stat.st_size:x}"',  # as aiohttp's FileResponse
+        }
         if hdrs.RANGE in request.headers:
             try:
                 start, stop, _ = request.http_range.indices(size)
