@@ -3,7 +3,7 @@
 Run: ``.venv/bin/python benchmarks/compare_gfs_reformat.py [--inits 4] [--leads 25]
 [--resolution 1.0] [--threads-per-worker 2] [--report /tmp/gfs-report.html]``
 
-A synthetic GFS archive (:func:`~climaflow.datasets.gfs_forecast.synthetic.write_synthetic_gfs_archive`,
+A synthetic GFS archive (:func:`~climaflow.testing.gfs_archive.write_synthetic_gfs_archive`,
 ``--inits`` init times x ``--leads`` hourly leads from 0, real GRIB2 with ``.idx``
 inventories, simple packing) on a 1° grid (181 x 360) is reformatted into a fresh Zarr v3
 store, all six ``gfs-forecast`` variables, two ways, in the same run:
@@ -52,12 +52,12 @@ from distributed import Client, LocalCluster, get_task_stream, performance_repor
 from climaflow.datasets.gfs_forecast import GfsForecastRegionJob, make_gfs_template
 from climaflow.datasets.gfs_forecast.region_job import select_messages
 from climaflow.datasets.gfs_forecast.source_file_coord import gfs_file_path
-from climaflow.datasets.gfs_forecast.synthetic import write_synthetic_gfs_archive
 from climaflow.datasets.gfs_forecast.template import GfsForecastTemplate
 from climaflow.reformat.grib_index import parse_index
 from climaflow.reformat.runner import reformat
 from climaflow.reformat.shards import shard_selections
 from climaflow.reformat.transforms import deaccumulate_to_rates_inplace, round_to_mantissa_bits
+from climaflow.testing.gfs_archive import write_synthetic_gfs_archive
 from climaflow.testing.http_server import serve_directory
 
 INIT_START = np.datetime64("2024-01-01T00", "ns")

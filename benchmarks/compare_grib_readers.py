@@ -16,7 +16,7 @@ Files:
 
 (a) a synthetic GFS file as a region job downloads it: the 6 messages of the
     ``gfs-forecast`` variables (simple packing, 16 bits) cut by ``.idx`` byte ranges out of
-    a :func:`~climaflow.datasets.gfs_forecast.synthetic.write_synthetic_gfs_archive` file;
+    a :func:`~climaflow.testing.gfs_archive.write_synthetic_gfs_archive` file;
     every variable is read in turn;
 (b) the real GFS 0.25° file ``nwpconsumer__gfs.t06z.pgrb2.0p25.f001`` (3 messages, complex
     packing): ``t`` on ``isobaricInhPa`` 900;
@@ -41,10 +41,10 @@ import xarray as xr
 
 from climaflow.datasets.gfs_forecast import make_gfs_template
 from climaflow.datasets.gfs_forecast.region_job import select_messages
-from climaflow.datasets.gfs_forecast.synthetic import write_synthetic_gfs_archive
 from climaflow.datasets.gfs_forecast.template import gfs_grid
 from climaflow.reformat.grib_index import IndexEntry, coalesce_ranges, parse_index
 from climaflow.reformat.grib_read import read_grib_message
+from climaflow.testing.gfs_archive import write_synthetic_gfs_archive
 
 REALDATA = Path(__file__).resolve().parents[1] / "tests" / "data"
 GFS_0P25 = REALDATA / "nwpconsumer__gfs.t06z.pgrb2.0p25.f001"

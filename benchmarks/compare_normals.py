@@ -38,7 +38,6 @@ import psutil
 import xarray as xr
 from distributed import Client, LocalCluster
 
-from climaflow.datasets.nex_gddp_cmip6.synthetic import write_synthetic_nex_gddp_archive
 from climaflow.normals import (
     NormalMetadata,
     NormalsConfig,
@@ -50,6 +49,7 @@ from climaflow.normals import (
 )
 from climaflow.normals.archive import TIME_CODER, open_archive
 from climaflow.normals.periods import target_windows
+from climaflow.testing.nex_gddp_archive import write_synthetic_nex_gddp_archive
 
 MODEL = "NorESM2-LM"
 VARIABLE = "tas"

@@ -14,8 +14,8 @@ import numpy as np
 import xarray as xr
 from distributed import Client, LocalCluster
 
-from climaflow.datasets.nex_gddp_cmip6.synthetic import write_synthetic_nex_gddp_archive
 from climaflow.normals import NormalsConfig, Region, daily_normals, run_normals
+from climaflow.testing.nex_gddp_archive import write_synthetic_nex_gddp_archive
 
 MODEL = "NorESM2-LM"
 YEARS = range(1971, 2011)

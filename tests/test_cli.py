@@ -9,7 +9,7 @@ import xarray as xr
 from click.testing import CliRunner
 
 from climaflow.cli import main
-from climaflow.datasets.nex_gddp_cmip6.synthetic import write_synthetic_nex_gddp_archive
+from climaflow.testing.nex_gddp_archive import write_synthetic_nex_gddp_archive
 
 YEARS = (2015, 2016)
 

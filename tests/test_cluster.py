@@ -21,10 +21,10 @@ from climaflow.cluster import (
     jobqueue_cluster,
 )
 from climaflow.datasets.gfs_forecast import GfsForecastRegionJob, make_gfs_template
-from climaflow.datasets.gfs_forecast.synthetic import write_synthetic_gfs_archive
-from climaflow.datasets.nex_gddp_cmip6.synthetic import write_synthetic_nex_gddp_archive
 from climaflow.normals import NormalsConfig, Region, run_normals
 from climaflow.reformat.runner import reformat
+from climaflow.testing.gfs_archive import write_synthetic_gfs_archive
+from climaflow.testing.nex_gddp_archive import write_synthetic_nex_gddp_archive
 
 DASK = str(Path(sys.executable).with_name("dask"))
 INITS = [np.datetime64("2024-01-01T00", "ns"), np.datetime64("2024-01-01T06", "ns")]

@@ -19,15 +19,15 @@ import xarray as xr
 from distributed import Client
 
 from climaflow.datasets.gfs_forecast import GfsForecastRegionJob, make_gfs_template
-from climaflow.datasets.gfs_forecast.synthetic import write_synthetic_gfs_archive
 from climaflow.datasets.nex_gddp_cmip6 import NexGddpRegionJob, make_nex_gddp_template
-from climaflow.datasets.nex_gddp_cmip6.synthetic import (
+from climaflow.normals import NormalsConfig, get_region, run_normals
+from climaflow.reformat.runner import reformat
+from climaflow.testing.gfs_archive import write_synthetic_gfs_archive
+from climaflow.testing.http_server import serve_directory
+from climaflow.testing.nex_gddp_archive import (
     nex_gddp_grid,
     write_synthetic_nex_gddp_archive,
 )
-from climaflow.normals import NormalsConfig, get_region, run_normals
-from climaflow.reformat.runner import reformat
-from climaflow.testing.http_server import serve_directory
 
 GFS_INIT_TIMES = (np.datetime64("2024-01-01T00", "ns"), np.datetime64("2024-01-01T06", "ns"))
 NEX_MODEL = "NorESM2-LM"

@@ -16,7 +16,12 @@ from climaflow.datasets.gfs_forecast import (
     make_gfs_template,
 )
 from climaflow.datasets.gfs_forecast.source_file_coord import gfs_file_path
-from climaflow.datasets.gfs_forecast.synthetic import (
+from climaflow.datasets.gfs_forecast.template import StatisticWindow, gfs_grid
+from climaflow.reformat.grib_index import parse_index, select
+from climaflow.reformat.runner import reformat
+from climaflow.reformat.template import ProcessingAttrs
+from climaflow.reformat.transforms import max_relative_error
+from climaflow.testing.gfs_archive import (
     expected_accumulation,
     expected_field,
     expected_precipitation_rate,
@@ -24,11 +29,6 @@ from climaflow.datasets.gfs_forecast.synthetic import (
     precipitation_bucket_start,
     write_synthetic_gfs_archive,
 )
-from climaflow.datasets.gfs_forecast.template import StatisticWindow, gfs_grid
-from climaflow.reformat.grib_index import parse_index, select
-from climaflow.reformat.runner import reformat
-from climaflow.reformat.template import ProcessingAttrs
-from climaflow.reformat.transforms import max_relative_error
 from climaflow.testing.http_server import serve_directory
 
 RESOLUTION = 5.0

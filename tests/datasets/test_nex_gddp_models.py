@@ -11,9 +11,9 @@ from climaflow.datasets.nex_gddp_cmip6.models import (
     archive_models,
     resolve_model,
 )
-from climaflow.datasets.nex_gddp_cmip6.synthetic import write_synthetic_nex_gddp_archive
 from climaflow.datasets.nex_gddp_cmip6.template import make_nex_gddp_template
 from climaflow.testing.http_server import serve_directory
+from climaflow.testing.nex_gddp_archive import write_synthetic_nex_gddp_archive
 
 GRID = {"lat": np.array([10.5]), "lon": np.array([20.5])}
 

@@ -8,14 +8,14 @@ import pytest
 import xarray as xr
 
 from climaflow.datasets.nex_gddp_cmip6.region_job import NexGddpRegionJob
-from climaflow.datasets.nex_gddp_cmip6.synthetic import (
-    nex_gddp_grid,
-    write_synthetic_nex_gddp_archive,
-)
 from climaflow.datasets.nex_gddp_cmip6.template import make_nex_gddp_template
 from climaflow.reformat.runner import reformat
 from climaflow.reformat.transforms import max_relative_error
 from climaflow.testing.http_server import serve_directory
+from climaflow.testing.nex_gddp_archive import (
+    nex_gddp_grid,
+    write_synthetic_nex_gddp_archive,
+)
 
 RESOLUTION = 10.0
 YEARS = (1950, 1951, 1952)

@@ -11,11 +11,6 @@ import xarray as xr
 from aiohttp import web
 
 from climaflow.datasets.nex_gddp_cmip6.models import UnknownModelError
-from climaflow.datasets.nex_gddp_cmip6.synthetic import (
-    daily_dates,
-    expected_value,
-    write_synthetic_nex_gddp_archive,
-)
 from climaflow.normals.archive import (
     NexGddpArchive,
     ZarrArchive,
@@ -24,6 +19,11 @@ from climaflow.normals.archive import (
     read_year,
 )
 from climaflow.normals.regions import Region, region_slices
+from climaflow.testing.nex_gddp_archive import (
+    daily_dates,
+    expected_value,
+    write_synthetic_nex_gddp_archive,
+)
 
 MODEL = "NorESM2-LM"
 LAT = np.array([40.5, 41.5, 42.5])

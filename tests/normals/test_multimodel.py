@@ -19,12 +19,12 @@ from click.testing import CliRunner
 from climaflow.cli import main
 from climaflow.datasets.nex_gddp_cmip6.filenames import NexGddpFile
 from climaflow.datasets.nex_gddp_cmip6.models import NEX_GDDP_MODELS
-from climaflow.datasets.nex_gddp_cmip6.synthetic import (
+from climaflow.normals import daily_normals, normal_path
+from climaflow.testing.http_server import serve_directory
+from climaflow.testing.nex_gddp_archive import (
     undeclared_fill_cells,
     write_synthetic_nex_gddp_archive,
 )
-from climaflow.normals import daily_normals, normal_path
-from climaflow.testing.http_server import serve_directory
 
 LAT = np.array([20.5, 21.5, 22.5])
 LON = np.array([200.5, 201.5, 202.5])  # all inside HI

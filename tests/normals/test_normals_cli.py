@@ -8,7 +8,7 @@ import yaml
 from click.testing import CliRunner
 
 from climaflow.cli import main
-from climaflow.datasets.nex_gddp_cmip6.synthetic import write_synthetic_nex_gddp_archive
+from climaflow.testing.nex_gddp_archive import write_synthetic_nex_gddp_archive
 
 MODEL = "NorESM2-LM"
 

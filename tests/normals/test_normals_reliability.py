@@ -14,8 +14,8 @@ import pytest
 import xarray as xr
 from distributed import Client, LocalCluster
 
-from climaflow.datasets.nex_gddp_cmip6.synthetic import write_synthetic_nex_gddp_archive
 from climaflow.normals import NormalsConfig, Region, Status, run_normals
+from climaflow.testing.nex_gddp_archive import write_synthetic_nex_gddp_archive
 
 CLIMAFLOW = str(Path(sys.executable).with_name("climaflow"))
 TARGETS = tuple(range(1994, 2015))  # 21 historical targets, 5-year windows

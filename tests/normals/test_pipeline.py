@@ -13,7 +13,6 @@ from distributed import get_task_stream
 
 from climaflow.datasets.nex_gddp_cmip6.filenames import NexGddpFile
 from climaflow.datasets.nex_gddp_cmip6.models import UnknownModelError
-from climaflow.datasets.nex_gddp_cmip6.synthetic import write_synthetic_nex_gddp_archive
 from climaflow.normals import (
     REGIONS,
     MissingYearsWarning,
@@ -24,6 +23,7 @@ from climaflow.normals import (
     normal_path,
     run_normals,
 )
+from climaflow.testing.nex_gddp_archive import write_synthetic_nex_gddp_archive
 
 MODEL = "NorESM2-LM"
 LAT = np.array([49.5, 50.5, 51.5, 52.5, 53.5])  # AK starts at 50 N: the first row is outside

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from climaflow.datasets.nex_gddp_cmip6.synthetic import nex_gddp_grid
 from climaflow.normals.regions import REGIONS, Region, get_region, region_slices
+from climaflow.testing.nex_gddp_archive import nex_gddp_grid
 
 
 def grid_data(lat: np.ndarray, lon: np.ndarray) -> xr.DataArray:

@@ -23,12 +23,12 @@ import xarray as xr
 from distributed import Client, LocalCluster
 
 from climaflow.datasets.gfs_forecast import GfsForecastRegionJob, make_gfs_template
-from climaflow.datasets.gfs_forecast.synthetic import write_synthetic_gfs_archive
-from climaflow.datasets.nex_gddp_cmip6.synthetic import write_synthetic_nex_gddp_archive
 from climaflow.reformat.region_job import submit_jobs
 from climaflow.reformat.runner import reformat
 from climaflow.reformat.verify import verify_store
+from climaflow.testing.gfs_archive import write_synthetic_gfs_archive
 from climaflow.testing.http_server import serve_directory
+from climaflow.testing.nex_gddp_archive import write_synthetic_nex_gddp_archive
 
 INITS = [np.datetime64("2024-01-01T00", "ns") + np.timedelta64(6 * i, "h") for i in range(2)]
 LEADS = tuple(range(9))

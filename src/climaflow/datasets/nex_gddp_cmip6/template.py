@@ -18,7 +18,6 @@ import numpy as np
 import xarray as xr
 
 from climaflow.datasets.nex_gddp_cmip6.models import resolve_model
-from climaflow.datasets.nex_gddp_cmip6.synthetic import VARIABLE_ATTRS, nex_gddp_grid
 from climaflow.names import check_path_component
 from climaflow.reformat.template import DataVar, Encoding, ProcessingAttrs, Template
 
@@ -29,6 +28,55 @@ NEX_GDDP_SHARDS = (365, 200, 240)
 KEEP_MANTISSA_BITS = {"tas": 14, "tasmax": 14, "tasmin": 14, "pr": 12}
 SCENARIO_FIRST_YEAR = {"historical": 1950}  # every SSP starts in 2015
 SSP_FIRST_YEAR = 2015
+
+
+VARIABLE_ATTRS: dict[str, dict[str, str]] = {
+    "tas": {
+        "units": "K",
+        "standard_name": "air_temperature",
+        "long_name": "Daily Near-Surface Air Temperature",
+    },
+    "tasmax": {
+        "units": "K",
+        "standard_name": "air_temperature",
+        "long_name": "Daily Maximum Near-Surface Air Temperature",
+    },
+    "tasmin": {
+        "units": "K",
+        "standard_name": "air_temperature",
+        "long_name": "Daily Minimum Near-Surface Air Temperature",
+    },
+    "pr": {
+        "units": "kg m-2 s-1",
+        "standard_name": "precipitation_flux",
+        "long_name": "Precipitation",
+    },
+}
+
+
+def nex_gddp_grid(
+    resolution_degrees: float = 0.25,
+    *,
+    lat_bounds: tuple[float, float] | None = None,
+    lon_bounds: tuple[float, float] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cell-centre latitudes and longitudes of the NEX-GDDP-CMIP6 grid.
+
+    At 0.25° this is the real grid: 600 latitudes -59.875..89.875 and 1440 longitudes
+    0.125..359.875. Other resolutions keep its layout (cell centres half a cell inside
+    -60..90 N and 0..360 E). ``lat_bounds`` / ``lon_bounds`` keep only the centres inside
+    ``[low, high]`` (degrees north; degrees east in 0..360).
+    """
+    half = resolution_degrees / 2
+    lat = np.arange(-60 + half, 90, resolution_degrees)
+    lon = np.arange(half, 360, resolution_degrees)
+    if lat_bounds is not None:
+        lat = lat[(lat >= lat_bounds[0]) & (lat <= lat_bounds[1])]
+    if lon_bounds is not None:
+        lon = lon[(lon >= lon_bounds[0]) & (lon <= lon_bounds[1])]
+    if lat.size == 0 or lon.size == 0:
+        raise ValueError(f"no grid cell inside lat {lat_bounds} and lon {lon_bounds}")
+    return lat, lon
 
 
 @dataclass(frozen=True, kw_only=True)

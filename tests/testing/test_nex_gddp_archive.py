@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from climaflow.datasets.nex_gddp_cmip6.filenames import NexGddpFile, parse_filename
-from climaflow.datasets.nex_gddp_cmip6.synthetic import (
+from climaflow.testing.nex_gddp_archive import (
     daily_dates,
     expected_value,
     nex_gddp_grid,

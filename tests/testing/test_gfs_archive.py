@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from climaflow.datasets.gfs_forecast.synthetic import (
+from climaflow.reformat.grib_index import parse_forecast, parse_index, select
+from climaflow.testing.gfs_archive import (
     CONVECTIVE_FRACTION,
     DEFAULT_VARIABLES,
     DISTRACTOR_VARIABLES,
@@ -27,7 +28,6 @@ from climaflow.datasets.gfs_forecast.synthetic import (
     precipitation_bucket_start,
     write_synthetic_gfs_archive,
 )
-from climaflow.reformat.grib_index import parse_forecast, parse_index, select
 
 RESOLUTION = 2.5
 INITS = [np.datetime64("2024-01-01T00"), datetime(2024, 1, 1, 6)]

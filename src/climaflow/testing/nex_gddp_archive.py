@@ -23,6 +23,7 @@ import numpy as np
 
 from climaflow.datasets.nex_gddp_cmip6.filenames import NexGddpFile
 from climaflow.datasets.nex_gddp_cmip6.models import NEX_GDDP_MODELS
+from climaflow.datasets.nex_gddp_cmip6.template import VARIABLE_ATTRS, nex_gddp_grid
 
 TIME_UNITS = "days since 1950-01-01 00:00:00"
 FILL_VALUE = np.float32(1.0e20)
@@ -30,28 +31,6 @@ FILL_VALUE = np.float32(1.0e20)
 UNDECLARED_FILL = np.float32(1.0e20)
 REVISION = "v1.1"
 
-VARIABLE_ATTRS: dict[str, dict[str, str]] = {
-    "tas": {
-        "units": "K",
-        "standard_name": "air_temperature",
-        "long_name": "Daily Near-Surface Air Temperature",
-    },
-    "tasmax": {
-        "units": "K",
-        "standard_name": "air_temperature",
-        "long_name": "Daily Maximum Near-Surface Air Temperature",
-    },
-    "tasmin": {
-        "units": "K",
-        "standard_name": "air_temperature",
-        "long_name": "Daily Minimum Near-Surface Air Temperature",
-    },
-    "pr": {
-        "units": "kg m-2 s-1",
-        "standard_name": "precipitation_flux",
-        "long_name": "Precipitation",
-    },
-}
 
 # Warming in K per year after the scenario's first year (historical: since 1950).
 _WARMING_RATE = {
@@ -63,31 +42,6 @@ _WARMING_RATE = {
 }
 _NOISE_STD = {"tas": 2.0, "tasmax": 2.5, "tasmin": 2.5, "pr": 0.5}  # K; relative for pr
 _DAYS_BEFORE_MONTH = np.array([0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334])
-
-
-def nex_gddp_grid(
-    resolution_degrees: float = 0.25,
-    *,
-    lat_bounds: tuple[float, float] | None = None,
-    lon_bounds: tuple[float, float] | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Cell-centre latitudes and longitudes of the NEX-GDDP-CMIP6 grid.
-
-    At 0.25° this is the real grid: 600 latitudes -59.875..89.875 and 1440 longitudes
-    0.125..359.875. Other resolutions keep its layout (cell centres half a cell inside
-    -60..90 N and 0..360 E). ``lat_bounds`` / ``lon_bounds`` keep only the centres inside
-    ``[low, high]`` (degrees north; degrees east in 0..360).
-    """
-    half = resolution_degrees / 2
-    lat = np.arange(-60 + half, 90, resolution_degrees)
-    lon = np.arange(half, 360, resolution_degrees)
-    if lat_bounds is not None:
-        lat = lat[(lat >= lat_bounds[0]) & (lat <= lat_bounds[1])]
-    if lon_bounds is not None:
-        lon = lon[(lon >= lon_bounds[0]) & (lon <= lon_bounds[1])]
-    if lat.size == 0 or lon.size == 0:
-        raise ValueError(f"no grid cell inside lat {lat_bounds} and lon {lon_bounds}")
-    return lat, lon
 
 
 def daily_dates(year: int, calendar: str = "noleap") -> np.ndarray:
