@@ -23,7 +23,7 @@ import xarray as xr
 import zarr
 from distributed import Client, LocalCluster, get_task_stream
 
-from climaflow.reformat.region_job import process_jobs
+from climaflow.reformat.graph import process_jobs
 
 from .synthetic_job import BenchTemplate, expected_array, make_jobs
 

@@ -21,7 +21,7 @@ from typing import ClassVar
 
 from distributed import Client
 
-from climaflow.reformat.region_job import process_jobs
+from climaflow.reformat.graph import process_jobs
 
 from .synthetic_job import STEPS_PER_SHARD, make_jobs
 

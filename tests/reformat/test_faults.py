@@ -23,7 +23,7 @@ import xarray as xr
 from distributed import Client, LocalCluster
 
 from climaflow.datasets.gfs_forecast import GfsForecastRegionJob, make_gfs_template
-from climaflow.reformat.region_job import submit_jobs
+from climaflow.reformat.graph import submit_jobs
 from climaflow.reformat.runner import reformat
 from climaflow.reformat.verify import verify_store
 from climaflow.testing.gfs_archive import write_synthetic_gfs_archive

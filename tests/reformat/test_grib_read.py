@@ -16,8 +16,8 @@ from climaflow.reformat.grib_read import (
     read_grib_message,
     read_grib_messages,
 )
-from climaflow.reformat.region_job import _read
 from climaflow.reformat.source_file_coord import SourceFileStatus
+from climaflow.reformat.tasks import read_coord
 
 GFS_0P25 = "nwpconsumer__gfs.t06z.pgrb2.0p25.f001"
 GFS_2P5 = "pygrib__gfs.t12z.pgrbf120.2p5deg.grib2"
@@ -325,7 +325,7 @@ def test_a_lambert_file_is_read_failed_per_variable_in_a_region_job(realdata, tm
         data_var_names=("temperature_2m", longwave.name),
         downloaded_path=realdata / LAMBERT,
     )
-    results = _read(job, coord, template.data_vars)
+    results = read_coord(job, coord, template.data_vars)
     assert {name: r.coord.status for name, r in results.items()} == {
         "temperature_2m": SourceFileStatus.ReadFailed,
         longwave.name: SourceFileStatus.ReadFailed,

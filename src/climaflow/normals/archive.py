@@ -24,26 +24,17 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-import fsspec
 import numpy as np
 import xarray as xr
-from fsspec.implementations.local import LocalFileSystem
 
-from climaflow.datasets.nex_gddp_cmip6.filenames import (
-    NexGddpFile,
-    directory_of,
-    newest_versions,
-    parse_filename,
-)
-from climaflow.datasets.nex_gddp_cmip6.models import ModelInfo, archive_models, resolve_model
+from climaflow.datasets.nex_gddp_cmip6.archive import find_year_files
+from climaflow.datasets.nex_gddp_cmip6.models import archive_models
 from climaflow.io import download, is_local, local_path
 from climaflow.locks import NETCDF_LOCK
 from climaflow.normals.calendar import check_calendar, years_and_days
 from climaflow.normals.regions import RegionSlices
 
 TIME_CODER = xr.coders.CFDatetimeCoder(use_cftime=True)
-# Versions tried, newest first, where a remote archive cannot be listed.
-PROBED_VERSIONS: tuple[str | None, ...] = ("v2.0", "v1.1", None)
 
 
 @dataclass(frozen=True)
@@ -91,9 +82,8 @@ class Archive(Protocol):
 class NexGddpArchive:
     """Yearly NetCDF files in the NEX-GDDP-CMIP6 layout under a local path or URL.
 
-    The model's variant and grid labels are the given ones, else found by
-    :func:`~climaflow.datasets.nex_gddp_cmip6.models.resolve_model` (the archive's listing,
-    else the table of the real archive's models), per scenario.
+    Which files exist, and each model's labels, the integration finds
+    (:func:`~climaflow.datasets.nex_gddp_cmip6.archive.find_year_files`).
     """
 
     def __init__(
@@ -108,98 +98,32 @@ class NexGddpArchive:
         self.model = model
         self.variant_label = variant_label
         self.grid_label = grid_label
-        self._fs, self._root_path = fsspec.core.url_to_fs(self.root)
 
     def describe(self) -> str:
         return f"NEX-GDDP-CMIP6 archive {self.root} (model {self.model})"
 
-    def model_info(self, scenario: str) -> ModelInfo:
-        """The labels of the model's files in ``scenario``."""
-        return resolve_model(
-            self.root,
-            self.model,
-            scenario,
-            variant_label=self.variant_label,
-            grid_label=self.grid_label,
-        )
-
     def year_inputs(
         self, variable: str, scenario: str, years: Iterable[int]
     ) -> dict[int, YearInput]:
-        years = set(years)
-        info = self.model_info(scenario)
-        listed = self._list(variable, scenario, info)
-        if not listed and not self._is_local:
-            listed = self._probe(variable, scenario, years, info)
+        found = find_year_files(
+            self.root,
+            self.model,
+            scenario,
+            variable,
+            years,
+            variant_label=self.variant_label,
+            grid_label=self.grid_label,
+        )
         return {
-            file.year: YearInput(
+            year: YearInput(
                 variable=variable,
                 scenario=scenario,
-                year=file.year,
-                location=location,
-                fingerprint=f"{file.filename}:{size}",
+                year=year,
+                location=found_file.location,
+                fingerprint=f"{found_file.file.filename}:{found_file.size}",
             )
-            for file, (location, size) in ((f, listed[f]) for f in newest_versions(listed))
-            if file.year in years
+            for year, found_file in found.items()
         }
-
-    @property
-    def _is_local(self) -> bool:
-        return isinstance(self._fs, LocalFileSystem)
-
-    def _location(self, name: str) -> str:
-        return name if self._is_local else self._fs.unstrip_protocol(name)
-
-    def _list(
-        self, variable: str, scenario: str, info: ModelInfo
-    ) -> dict[NexGddpFile, tuple[str, int | None]]:
-        directory = (
-            f"{self._root_path}/{directory_of(self.model, scenario, variable, info.variant_label)}"
-        )
-        try:
-            entries = self._fs.ls(directory, detail=True)
-        except (FileNotFoundError, NotADirectoryError):
-            return {}
-        except Exception:
-            if self._is_local:
-                raise
-            return {}  # a server without directory listings: the caller probes names
-        listed = {}
-        for entry in entries:
-            try:
-                file = parse_filename(entry["name"])
-            except ValueError:
-                continue
-            wanted = (self.model, scenario, variable, info.variant_label)
-            if (file.model, file.scenario, file.variable, file.variant_label) != wanted:
-                continue
-            if self.grid_label is None or file.grid_label == self.grid_label:
-                listed[file] = (self._location(entry["name"]), entry.get("size"))
-        return listed
-
-    def _probe(
-        self, variable: str, scenario: str, years: set[int], info: ModelInfo
-    ) -> dict[NexGddpFile, tuple[str, int | None]]:
-        found = {}
-        for year in sorted(years):
-            for version in PROBED_VERSIONS:
-                file = NexGddpFile(
-                    self.model,
-                    scenario,
-                    variable,
-                    year,
-                    version,
-                    variant_label=info.variant_label,
-                    grid_label=info.grid_label,
-                )
-                url = file.url(self.root)
-                try:
-                    size = self._fs.info(url).get("size")
-                except FileNotFoundError:
-                    continue
-                found[file] = (url, size)
-                break
-        return found
 
 
 class ZarrArchive:

@@ -10,7 +10,9 @@ from typing import Any
 from distributed import Client
 
 from climaflow.io.stores import StoreLike
-from climaflow.reformat.region_job import JobResult, RegionJob, process_jobs
+from climaflow.reformat.graph import process_jobs
+from climaflow.reformat.region_job import RegionJob
+from climaflow.reformat.results import JobResult
 from climaflow.reformat.run_record import write_run_record
 from climaflow.reformat.template import Template
 

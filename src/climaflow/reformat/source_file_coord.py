@@ -4,7 +4,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 from climaflow.reformat.urls import redact_url
 
@@ -86,3 +86,7 @@ class SourceFileCoord:
             "error": self.error,
             "out_loc": {k: str(v) for k, v in self.out_loc().items()},
         }
+
+
+#: A dataset's :class:`SourceFileCoord` subclass, in generic region-job types.
+SOURCE_FILE_COORD = TypeVar("SOURCE_FILE_COORD", bound=SourceFileCoord)

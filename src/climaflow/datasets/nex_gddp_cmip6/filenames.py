@@ -18,6 +18,8 @@ from climaflow.names import check_path_component
 
 DEFAULT_BASE_URL = "https://nex-gddp-cmip6.s3-us-west-2.amazonaws.com/NEX-GDDP-CMIP6"
 DEFAULT_VARIANT_LABEL = "r1i1p1f1"
+#: Versions of a year's file, newest first; the first that exists is the one used.
+VERSIONS_NEWEST_FIRST: tuple[str | None, ...] = ("v2.0", "v1.1", None)
 DEFAULT_GRID_LABEL = "gn"
 
 # Grid labels are CMIP6's: gn (native), gr, gr1, gr2... (regridded).

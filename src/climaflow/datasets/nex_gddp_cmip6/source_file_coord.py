@@ -6,11 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from climaflow.datasets.nex_gddp_cmip6.filenames import NexGddpFile
+from climaflow.datasets.nex_gddp_cmip6.filenames import VERSIONS_NEWEST_FIRST, NexGddpFile
 from climaflow.reformat.source_file_coord import SourceFileCoord
-
-#: Versions tried for every year, newest first; the first that exists is used.
-VERSIONS_NEWEST_FIRST: tuple[str | None, ...] = ("v2.0", "v1.1", None)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -19,7 +19,7 @@ from example_dataset import (
     write_archive,
 )
 
-from climaflow.reformat.region_job import check_exclusive_shards, process_jobs, submit_jobs
+from climaflow.reformat.graph import check_exclusive_shards, process_jobs, submit_jobs
 from climaflow.reformat.shards import RegionNotShardAlignedError
 from climaflow.reformat.transforms import max_relative_error
 
