@@ -159,7 +159,9 @@ def test_overlapping_jobs_are_refused(archive, tmp_path):
 def test_task_names_carry_stage_and_variable(archive, tmp_path):
     store = tmp_path / "out.zarr"
     (job,) = make_jobs(archive, store, END, stop=4)
-    graph, result_key = job.to_graph("label")
+    result = job.to_graph("label")
+    graph = dict(result.__dask_graph__())
+    result_key = result.key
     groups = {key_split_group(key) for key in graph}
     assert groups == {
         "download-example",
@@ -174,6 +176,7 @@ def test_task_names_carry_stage_and_variable(archive, tmp_path):
         "summarize-precipitation",
         "cleanup-example",
         "job-example",
+        "regionjob-example",
     }
     assert key_split_group(result_key) == "job-example"
     writes = [key for key in graph if key_split_group(key) == "write-temperature"]

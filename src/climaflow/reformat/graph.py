@@ -7,10 +7,12 @@ across jobs by :func:`check_exclusive_shards`.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from distributed import Client
+import xarray as xr
+from dask.delayed import Delayed, delayed
+from distributed import Client, Future
 
 from climaflow import config
 from climaflow.progress import show_task_progress
@@ -31,11 +33,14 @@ if TYPE_CHECKING:
     from climaflow.reformat.region_job import RegionJob
 
 
-def job_graph(job: RegionJob[Any, Any], job_label: str) -> tuple[dict[Hashable, Any], Hashable]:
-    """A region job's Dask graph and the key of its :class:`JobResult`.
+def job_graph(job: RegionJob[Any, Any], job_label: str) -> Delayed:
+    """A region job's Dask graph, as the delayed :class:`JobResult` of the job.
 
     ``job_label`` makes the keys unique (e.g. dataset, region and a run token). Keys are
-    tuples whose first element names the stage and variable (``write-temperature_2m``).
+    tuples whose first element names the stage and variable (``write-temperature_2m``), so
+    the dashboard shows one task group per stage and variable. The job object is in the graph
+    once (key ``("regionjob-{dataset}", job_label)``) and every task refers to it: it is not
+    hashed, nor pickled per task.
     """
     dataset_id = job.template.dataset_id
     processing_ds = job.processing_dataset()
@@ -43,49 +48,76 @@ def job_graph(job: RegionJob[Any, Any], job_label: str) -> tuple[dict[Hashable, 
     assert processing.start <= job.region.start and job.region.stop <= processing.stop, (
         f"processing region {processing} must contain the region {job.region}"
     )
-    graph: dict[Hashable, Any] = {}
-    summary_keys = []
-    cleanup_keys = []
+    job_ref = delayed(job, name=(f"regionjob-{dataset_id}", job_label))
+    summaries, cleanups = [], []
     for group_index, group in enumerate(job.group_data_vars(processing_ds)):
-        coords = job.generate_source_file_coords(processing_ds, group)
-        download_keys = []
-        reads_by_var: dict[str, list[Hashable]] = {var.name: [] for var in group}
-        for i, coord in enumerate(coords):
-            download_key = (f"download-{dataset_id}", job_label, group_index, i)
-            graph[download_key] = (download_coord, job, coord)
-            download_keys.append(download_key)
-            held = [var for var in group if coord.contains(var.name)]
-            read_key = (f"read-{dataset_id}", job_label, group_index, i)
-            graph[read_key] = (read_coord, job, download_key, held)
-            for var in held:
-                if len(held) == 1:
-                    reads_by_var[var.name].append(read_key)
-                else:  # only this variable's array travels to its assemble task
-                    select_key = (f"select-{var.name}", job_label, i)
-                    graph[select_key] = (select_variable, read_key, var.name)
-                    reads_by_var[var.name].append(select_key)
-        write_keys = []
+        downloads, reads_by_var = _reads(job_ref, job, processing_ds, group, job_label, group_index)
+        writes = []
         for data_var in group:
             name = data_var.name
-            assemble_key = (f"assemble-{name}", job_label)
-            graph[assemble_key] = (assemble_variable, job, data_var, reads_by_var[name])
-            transform_key = (f"transform-{name}", job_label)
-            graph[transform_key] = (transform_variable, job, data_var, assemble_key)
-            var_writes = []
-            for s, selection in enumerate(job.shard_selections(data_var)):
-                key = (f"write-{name}", job_label, s)
-                graph[key] = (write_shard, job, data_var, transform_key, selection)
-                var_writes.append(key)
-            write_keys.extend(var_writes)
-            summary_key = (f"summarize-{name}", job_label)
-            graph[summary_key] = (summarize_variable, job, data_var, transform_key, var_writes)
-            summary_keys.append(summary_key)
-        cleanup_key = (f"cleanup-{dataset_id}", job_label, group_index)
-        graph[cleanup_key] = (cleanup_downloads, job, download_keys, write_keys)
-        cleanup_keys.append(cleanup_key)
-    result_key = (f"job-{dataset_id}", job_label)
-    graph[result_key] = (job_result, job, summary_keys, cleanup_keys)
-    return graph, result_key
+            assembled = _task(assemble_variable, (f"assemble-{name}", job_label))(
+                job_ref, data_var, reads_by_var[name]
+            )
+            transformed = _task(transform_variable, (f"transform-{name}", job_label))(
+                job_ref, data_var, assembled
+            )
+            var_writes = [
+                _task(write_shard, (f"write-{name}", job_label, s))(
+                    job_ref, data_var, transformed, selection
+                )
+                for s, selection in enumerate(job.shard_selections(data_var))
+            ]
+            writes.extend(var_writes)
+            summaries.append(
+                _task(summarize_variable, (f"summarize-{name}", job_label))(
+                    job_ref, data_var, transformed, var_writes
+                )
+            )
+        cleanups.append(
+            _task(cleanup_downloads, (f"cleanup-{dataset_id}", job_label, group_index))(
+                job_ref, downloads, writes
+            )
+        )
+    return _task(job_result, (f"job-{dataset_id}", job_label))(job_ref, summaries, cleanups)
+
+
+def _reads(
+    job_ref: Delayed,
+    job: RegionJob[Any, Any],
+    processing_ds: xr.Dataset,
+    group: Sequence[Any],
+    job_label: str,
+    group_index: int,
+) -> tuple[list[Delayed], dict[str, list[Delayed]]]:
+    """The download and read tasks of a variable group: each file fetched and read once."""
+    dataset_id = job.template.dataset_id
+    downloads: list[Delayed] = []
+    reads_by_var: dict[str, list[Delayed]] = {var.name: [] for var in group}
+    for i, coord in enumerate(job.generate_source_file_coords(processing_ds, group)):
+        downloaded = _task(download_coord, (f"download-{dataset_id}", job_label, group_index, i))(
+            job_ref, coord
+        )
+        downloads.append(downloaded)
+        held = [var for var in group if coord.contains(var.name)]
+        read = _task(read_coord, (f"read-{dataset_id}", job_label, group_index, i))(
+            job_ref, downloaded, held
+        )
+        for var in held:
+            if len(held) == 1:
+                reads_by_var[var.name].append(read)
+            else:  # only this variable's array travels to its assemble task
+                key = (f"select-{var.name}", job_label, i)
+                reads_by_var[var.name].append(_task(select_variable, key)(read, var.name))
+    return downloads, reads_by_var
+
+
+def _task(function: Callable[..., Any], key: tuple[Any, ...]) -> Callable[..., Delayed]:
+    """``function`` as a delayed task with this key (named, so its arguments are not hashed)."""
+
+    def call(*args: Any) -> Delayed:
+        return delayed(function, pure=True)(*args, dask_key_name=key)
+
+    return call
 
 
 def process_jobs(
@@ -111,19 +143,24 @@ def process_jobs(
     return client.gather(futures)
 
 
-def submit_jobs(jobs: Sequence[RegionJob[Any, Any]], client: Client) -> list[Any]:
-    """Submit region jobs to ``client``; return one future per job (for progress bars)."""
+def submit_jobs(jobs: Sequence[RegionJob[Any, Any]], client: Client) -> list[Future]:
+    """Submit region jobs to ``client``; return one future per job (for progress bars).
+
+    Task retries (``climaflow.tasks.retries``) are given to ``Client.compute``, where they
+    survive (annotations on a graph may be dropped by optimization, which is off here).
+    """
     check_exclusive_shards(jobs)
     run_token = uuid.uuid4().hex[:8]
-    graph: dict[Hashable, Any] = {}
-    result_keys = []
-    for job in jobs:
-        label = f"{job.template.dataset_id}[{job.region.start}:{job.region.stop}]#{run_token}"
-        job_graph, result_key = job.to_graph(label)
-        graph.update(job_graph)
-        result_keys.append(result_key)
-    # Retries given to client.get survive graph optimization (annotations may not).
-    return client.get(graph, result_keys, sync=False, retries=int(config.get("tasks.retries")))
+    results = [
+        job_graph(
+            job, f"{job.template.dataset_id}[{job.region.start}:{job.region.stop}]#{run_token}"
+        )
+        for job in jobs
+    ]
+    futures: list[Future] = client.compute(
+        results, optimize_graph=False, retries=int(config.get("tasks.retries"))
+    )
+    return futures
 
 
 def check_exclusive_shards(jobs: Sequence[RegionJob[Any, Any]]) -> None:

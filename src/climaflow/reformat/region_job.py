@@ -19,12 +19,13 @@ re-running a job rewrites identical bytes.
 
 import logging
 import tempfile
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Generic, Self
 
 import numpy as np
 import xarray as xr
+from dask.delayed import Delayed
 from distributed import Client
 
 from climaflow import config
@@ -244,8 +245,8 @@ class RegionJob(Generic[DATA_VAR, SOURCE_FILE_COORD]):
             )
         )
 
-    def to_graph(self, job_label: str) -> tuple[dict[Hashable, Any], Hashable]:
-        """This job's Dask graph and the key of its :class:`~climaflow.reformat.results.JobResult`.
+    def to_graph(self, job_label: str) -> Delayed:
+        """This job's Dask graph, the delayed :class:`~climaflow.reformat.results.JobResult`.
 
         ``job_label`` makes the keys unique (e.g. dataset, region and a run token); see
         :func:`climaflow.reformat.graph.job_graph`.
