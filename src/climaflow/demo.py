@@ -20,14 +20,12 @@ from distributed import Client
 
 from climaflow.datasets.gfs_forecast import GfsForecastRegionJob, make_gfs_template
 from climaflow.datasets.nex_gddp_cmip6 import NexGddpRegionJob, make_nex_gddp_template
+from climaflow.datasets.nex_gddp_cmip6.template import nex_gddp_grid
 from climaflow.normals import NormalsConfig, get_region, run_normals
 from climaflow.reformat.runner import reformat
 from climaflow.testing.gfs_archive import write_synthetic_gfs_archive
 from climaflow.testing.http_server import serve_directory
-from climaflow.testing.nex_gddp_archive import (
-    nex_gddp_grid,
-    write_synthetic_nex_gddp_archive,
-)
+from climaflow.testing.nex_gddp_archive import write_synthetic_nex_gddp_archive
 
 GFS_INIT_TIMES = (np.datetime64("2024-01-01T00", "ns"), np.datetime64("2024-01-01T06", "ns"))
 NEX_MODEL = "NorESM2-LM"
@@ -92,11 +90,8 @@ def run_demo(
 
     with step("Writing synthetic archives (GRIB2 with eccodes, NetCDF4 with netCDF4)", report):
         write_synthetic_gfs_archive(gfs_root, GFS_INIT_TIMES, size.gfs_leads, size.gfs_resolution)
-        grid = {
-            "resolution_degrees": NEX_RESOLUTION,
-            "lat_bounds": (region.lat_min - 4, region.lat_max + 4),
-            "lon_bounds": (region.lon_min - 4, region.lon_max + 4),
-        }
+        lat_bounds = (region.lat_min - 4, region.lat_max + 4)
+        lon_bounds = (region.lon_min - 4, region.lon_max + 4)
         for scenario, years in (
             ("historical", size.historical_years),
             (NORMALS_SCENARIO, size.scenario_years),
@@ -108,7 +103,9 @@ def run_demo(
                 variables=NEX_VARIABLES,
                 years=years,
                 seed=0,
-                **grid,
+                resolution_degrees=NEX_RESOLUTION,
+                lat_bounds=lat_bounds,
+                lon_bounds=lon_bounds,
             )
         report(f"   GFS: {len(GFS_INIT_TIMES)} init times x {len(size.gfs_leads)} leads")
         report(
@@ -143,17 +140,15 @@ def run_demo(
             report(f"   {len(ranged)} byte-range requests fetched the needed GRIB messages only")
 
         with step("Reformatting nex-gddp-cmip6 (3 years) into Zarr v3", report):
-            lat, lon = nex_gddp_grid(
-                NEX_RESOLUTION, lat_bounds=grid["lat_bounds"], lon_bounds=grid["lon_bounds"]
-            )
+            lat, lon = nex_gddp_grid(NEX_RESOLUTION, lat_bounds=lat_bounds, lon_bounds=lon_bounds)
             first = size.historical_years[0]  # the store starts with the scenario's first year
             result = reformat(
                 make_nex_gddp_template(
                     model=NEX_MODEL,
                     variables=NEX_VARIABLES,
                     resolution_degrees=NEX_RESOLUTION,
-                    lat_bounds=grid["lat_bounds"],
-                    lon_bounds=grid["lon_bounds"],
+                    lat_bounds=lat_bounds,
+                    lon_bounds=lon_bounds,
                     chunks=(73, lat.size, lon.size),
                     shards=(365, lat.size, lon.size),
                 ),

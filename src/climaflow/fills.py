@@ -9,18 +9,20 @@ it found.
 """
 
 import numpy as np
+import numpy.typing as npt
 
 #: Magnitudes at or above this are fill values: CMIP's 1e20 and netCDF's 9.96921e36.
 UNDECLARED_FILL_THRESHOLD = 1e20
 
 
-def undeclared_fill_mask(values: np.ndarray) -> np.ndarray:
+def undeclared_fill_mask(values: npt.NDArray[np.floating]) -> npt.NDArray[np.bool_]:
     """Where ``values`` are fills: infinite or ``|x| >= 1e20`` (NaN is missing already)."""
     with np.errstate(invalid="ignore"):
-        return np.abs(values) >= UNDECLARED_FILL_THRESHOLD
+        mask: npt.NDArray[np.bool_] = np.abs(values) >= UNDECLARED_FILL_THRESHOLD
+    return mask
 
 
-def mask_undeclared_fills(values: np.ndarray) -> int:
+def mask_undeclared_fills(values: npt.NDArray[np.floating]) -> int:
     """Set fill values of a float array to NaN in place; return how many there were."""
     mask = undeclared_fill_mask(values)
     count = int(np.count_nonzero(mask))

@@ -7,7 +7,7 @@ from distributed import Future, progress
 from distributed.utils import is_kernel, key_split_group
 
 
-def show_task_progress(futures: Sequence[Future]) -> Any:
+def show_task_progress(futures: Sequence[Future[Any]]) -> Any:
     """Show the progress of ``futures`` and their dependencies.
 
     In a terminal this blocks with a text bar until they finish. In Jupyter it displays one

@@ -40,11 +40,12 @@ class DatasetIntegration:
         ``source_url`` is not one: it has its own option and reaches templates that take it
         (to look labels up in the archive) through :meth:`make_template_from_options`.
         """
-        return {
-            name: _text_type(parameter.annotation)
-            for name, parameter in inspect.signature(self.make_template).parameters.items()
-            if _text_type(parameter.annotation) is not None and name != "source_url"
-        }
+        options = {}
+        for name, parameter in inspect.signature(self.make_template).parameters.items():
+            text_type = _text_type(parameter.annotation)
+            if text_type is not None and name != "source_url":
+                options[name] = text_type
+        return options
 
     def make_template_from_options(
         self, options: Mapping[str, str], source_url: str | None = None
@@ -74,12 +75,12 @@ class DatasetIntegration:
 
 def _text_type(annotation: Any) -> type | None:
     """``str``, ``int`` or ``float`` for options of that type (or that type or ``None``)."""
-    if annotation in (str, int, float):
+    if isinstance(annotation, type) and annotation in (str, int, float):
         return annotation
     if isinstance(annotation, types.UnionType):
         members = [member for member in annotation.__args__ if member is not type(None)]
-        if len(members) == 1 and members[0] in (str, int, float):
-            return members[0]
+        if len(members) == 1:
+            return _text_type(members[0])
     return None
 
 

@@ -71,7 +71,7 @@ def copy_keys(source: Store, destination: Store, keys: Iterable[str] | None = No
     sync(copy())
 
 
-def open_array_for_writing(store: StoreLike, name: str) -> zarr.Array:
+def open_array_for_writing(store: StoreLike, name: str) -> zarr.Array[Any]:
     """Open array ``name`` for writing whole shards; empty chunks are written, not skipped.
 
     ``write_empty_chunks=True`` makes a rerun replace every chunk it covers, even one that

@@ -206,7 +206,7 @@ def open_zarr_scenario(store: str, scenario: str, *, templated: bool) -> xr.Data
         If a store without ``scenario`` dimension or template names another scenario.
     """
     try:
-        dataset = xr.open_zarr(store, decode_times=TIME_CODER)
+        dataset: xr.Dataset = xr.open_zarr(store, decode_times=TIME_CODER)
     except (FileNotFoundError, KeyError) as error:
         raise FileNotFoundError(f"no Zarr store at {store}") from error
     if "scenario" in dataset.dims:

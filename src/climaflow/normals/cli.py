@@ -93,7 +93,7 @@ _REQUIRED = ("input", "output", "model", "variables")
 @cluster_options
 @click.option("--progress/--no-progress", default=True, show_default=True)
 @click.pass_context
-def normals(ctx: click.Context, config_file: Path | None, **options: Any) -> None:
+def normals(ctx: click.Context, /, config_file: Path | None, **options: Any) -> None:
     """Compute rolling daily climate normals and write one NetCDF file per target year.
 
     Reads each input year once per variable and region; runs every variable, region and

@@ -169,8 +169,8 @@ def dayofyear_sums(
     if values_per_day > 1 or not all(np.issubdtype(dtype, np.floating) for dtype in dtypes):
         obj = obj.astype(np.float64)  # sums of several values accumulate in float64
     by = (
-        xr.DataArray(years, dims=time_dim, name="year"),
-        xr.DataArray(dayofyear, dims=time_dim, name="dayofyear"),
+        xr.DataArray(years, dims=(time_dim,), name="year"),
+        xr.DataArray(dayofyear, dims=(time_dim,), name="dayofyear"),
     )
     groups = (np.arange(years.min(), years.max() + 1), days_of_year(calendar))
     sums = xarray_reduce(
@@ -341,7 +341,7 @@ def _window_normal(
         arguments.append(yearly.valid_counts.sel(year=years))
     if arguments[0].chunks:
         arguments = [argument.chunk({"year": -1}) for argument in arguments]
-    return xr.apply_ufunc(
+    normal: T_Xarray = xr.apply_ufunc(
         window_mean_along_last_axis,
         *arguments,
         input_core_dims=[["year"]] * len(arguments),
@@ -350,6 +350,7 @@ def _window_normal(
         output_dtypes=[dtype],
         keep_attrs=True,
     )
+    return normal
 
 
 def _warn_about_windows(

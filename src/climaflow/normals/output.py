@@ -18,7 +18,7 @@ float32 normals; levels above 1 cost 1.5-3x the write time for about 2 % smaller
 The chunks serve both map (one day) and time-series (one cell) reads.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -209,7 +209,7 @@ def _day(calendar: str, year: int, dayofyear: int) -> cftime.datetime:
     return first + (int(dayofyear) - 1) * _ONE_DAY
 
 
-def _encoding(dataset: xr.Dataset) -> dict[str, dict[str, Any]]:
+def _encoding(dataset: xr.Dataset) -> dict[Hashable, dict[str, Any]]:
     calendar = str(dataset.attrs["calendar"])
     time_encoding = {
         "units": CLIMATOLOGY_UNITS,
@@ -217,7 +217,7 @@ def _encoding(dataset: xr.Dataset) -> dict[str, dict[str, Any]]:
         "dtype": "f8",
         "_FillValue": None,
     }
-    encoding: dict[str, dict[str, Any]] = {
+    encoding: dict[Hashable, dict[str, Any]] = {
         "time": time_encoding,
         "climatology_bnds": time_encoding,
         **{name: {"_FillValue": None} for name in ("target_year", "dayofyear", "lat", "lon")},

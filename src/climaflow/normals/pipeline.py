@@ -173,7 +173,9 @@ class _Progress:
         )
 
 
-def _batch_outcomes(future: distributed.Future, jobs: Sequence[TargetJob]) -> list[TargetOutcome]:
+def _batch_outcomes(
+    future: distributed.Future[list[TargetOutcome]], jobs: Sequence[TargetJob]
+) -> list[TargetOutcome]:
     try:
         return future.result()
     except Exception as error:

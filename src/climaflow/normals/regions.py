@@ -10,9 +10,12 @@ terms (with negative longitudes west of 0 E only for a region that crosses 0 E).
 
 import re
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import xarray as xr
+
+T_Xarray = TypeVar("T_Xarray", xr.DataArray, xr.Dataset)
 
 
 @dataclass(frozen=True)
@@ -107,7 +110,7 @@ class RegionSlices:
         n_lat = self.lat_slice.stop - self.lat_slice.start
         return (n_lat, len(self.lon))
 
-    def subset(self, obj: xr.DataArray | xr.Dataset, *, lat_dim: str = "lat", lon_dim: str = "lon"):
+    def subset(self, obj: T_Xarray, *, lat_dim: str = "lat", lon_dim: str = "lon") -> T_Xarray:
         """Cut the region out of ``obj`` (lazy for lazy inputs), longitudes relabelled."""
         obj = obj.isel({lat_dim: self.lat_slice})
         pieces = [obj.isel({lon_dim: piece}) for piece in self.lon_slices]

@@ -45,10 +45,12 @@ class YearResult:
     masked_fills: int = 0
 
 
-@sizeof.register(YearResult)
 def _sizeof_year_result(result: YearResult) -> int:
     """Tell Dask's memory management how big a year result is (its arrays)."""
     return sum(array.nbytes for array in (result.sums, result.counts) if array is not None)
+
+
+sizeof.register(YearResult, _sizeof_year_result)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 
 import numba
 import numpy as np
+import numpy.typing as npt
 
 #: One year: its per-day values (``counts`` ``None``), or its per-day sums and value counts.
 YearArrays = tuple[np.ndarray, np.ndarray | None]
@@ -87,7 +88,12 @@ def _flat(array: np.ndarray) -> np.ndarray:
 
 
 @numba.njit(nogil=True, cache=True)
-def _add_values(total, n_values, n_years, values):  # pragma: no cover - compiled
+def _add_values(
+    total: npt.NDArray[np.float64],
+    n_values: npt.NDArray[np.int32],
+    n_years: npt.NDArray[np.int32],
+    values: npt.NDArray[np.floating],
+) -> None:  # pragma: no cover - compiled
     for i in range(values.size):
         value = values[i]
         if not np.isnan(value):
@@ -97,7 +103,13 @@ def _add_values(total, n_values, n_years, values):  # pragma: no cover - compile
 
 
 @numba.njit(nogil=True, cache=True)
-def _add_sums(total, n_values, n_years, sums, counts):  # pragma: no cover - compiled
+def _add_sums(
+    total: npt.NDArray[np.float64],
+    n_values: npt.NDArray[np.int32],
+    n_years: npt.NDArray[np.int32],
+    sums: npt.NDArray[np.floating],
+    counts: npt.NDArray[np.integer],
+) -> None:  # pragma: no cover - compiled
     for i in range(sums.size):
         if counts[i] > 0:
             total[i] += sums[i]
@@ -106,6 +118,12 @@ def _add_sums(total, n_values, n_years, sums, counts):  # pragma: no cover - com
 
 
 @numba.njit(nogil=True, cache=True)
-def _divide(total, n_values, n_years, min_years, out):  # pragma: no cover - compiled
+def _divide(
+    total: npt.NDArray[np.float64],
+    n_values: npt.NDArray[np.int32],
+    n_years: npt.NDArray[np.int32],
+    min_years: int,
+    out: npt.NDArray[np.floating],
+) -> None:  # pragma: no cover - compiled
     for i in range(total.size):
         out[i] = total[i] / n_values[i] if n_years[i] >= min_years else np.nan

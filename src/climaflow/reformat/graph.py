@@ -115,7 +115,8 @@ def _task(function: Callable[..., Any], key: tuple[Any, ...]) -> Callable[..., D
     """``function`` as a delayed task with this key (named, so its arguments are not hashed)."""
 
     def call(*args: Any) -> Delayed:
-        return delayed(function, pure=True)(*args, dask_key_name=key)
+        task: Delayed = delayed(function, pure=True)(*args, dask_key_name=key)
+        return task
 
     return call
 
@@ -140,10 +141,11 @@ def process_jobs(
     futures = submit_jobs(jobs, client)
     if show_progress:
         show_task_progress(futures)
-    return client.gather(futures)
+    results: list[JobResult] = client.gather(futures)
+    return results
 
 
-def submit_jobs(jobs: Sequence[RegionJob[Any, Any]], client: Client) -> list[Future]:
+def submit_jobs(jobs: Sequence[RegionJob[Any, Any]], client: Client) -> list[Future[JobResult]]:
     """Submit region jobs to ``client``; return one future per job (for progress bars).
 
     Task retries (``climaflow.tasks.retries``) are given to ``Client.compute``, where they
@@ -157,7 +159,7 @@ def submit_jobs(jobs: Sequence[RegionJob[Any, Any]], client: Client) -> list[Fut
         )
         for job in jobs
     ]
-    futures: list[Future] = client.compute(
+    futures: list[Future[JobResult]] = client.compute(
         results, optimize_graph=False, retries=int(config.get("tasks.retries"))
     )
     return futures

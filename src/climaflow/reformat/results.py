@@ -72,12 +72,14 @@ class JobResult:
         return [f for v in self.variables.values() for f in v.failed_files]
 
 
-@sizeof.register(ReadResult)
 def _sizeof_read_result(read: ReadResult[Any]) -> int:
     return 256 + (read.values.nbytes if read.values is not None else 0)
 
 
-@sizeof.register(AssembledVariable)
 def _sizeof_assembled(assembled: AssembledVariable) -> int:
-    # The scheduler keeps write tasks next to the data only if it knows the data's size.
     return 256 + assembled.values.nbytes
+
+
+# The scheduler keeps write tasks next to the data only if it knows the data's size.
+sizeof.register(ReadResult, _sizeof_read_result)
+sizeof.register(AssembledVariable, _sizeof_assembled)

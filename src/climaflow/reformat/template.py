@@ -19,6 +19,7 @@ import numpy as np
 import xarray as xr
 import zarr
 from zarr.codecs import BloscCodec, BloscShuffle
+from zarr.core.metadata import ArrayV3Metadata
 from zarr.storage import MemoryStore
 
 from climaflow.io.stores import StoreLike, copy_keys, open_store, store_exists
@@ -250,7 +251,7 @@ class Template(ABC, Generic[DATA_VAR]):
         return ds
 
 
-def check_compatible(existing: zarr.Group, staged: zarr.Group, template: Template) -> None:
+def check_compatible(existing: zarr.Group, staged: zarr.Group, template: Template[Any]) -> None:
     """Raise :class:`StoreStructureError` listing how ``existing`` differs from ``staged``."""
     problems: list[str] = []
     for name, new in staged.arrays():
@@ -268,7 +269,11 @@ def check_compatible(existing: zarr.Group, staged: zarr.Group, template: Templat
         )
 
 
-def _differences(name: str, old: zarr.Array, new: zarr.Array, template: Template) -> list[str]:
+def _differences(
+    name: str, old: zarr.Array[Any], new: zarr.Array[Any], template: Template[Any]
+) -> list[str]:
+    # Both arrays were written from a template, in Zarr format 3.
+    assert isinstance(old.metadata, ArrayV3Metadata) and isinstance(new.metadata, ArrayV3Metadata)
     old_dims: Sequence[Hashable] = old.metadata.dimension_names or ()
     new_dims: Sequence[Hashable] = new.metadata.dimension_names or ()
     if tuple(old_dims) != tuple(new_dims):

@@ -152,6 +152,7 @@ def _check_shard(store: StoreLike, name: str, index: tuple[int, ...], axis: int)
         values = array[selection]
     except Exception as error:
         return ShardCheck(name, index, "corrupt", error=f"{type(error).__name__}: {error}")
+    assert isinstance(values, np.ndarray)  # a selection of slices reads an array, not a scalar
     other_axes = tuple(a for a in range(values.ndim) if a != axis)
     per_position = values.size // max(values.shape[axis], 1)
     return ShardCheck(

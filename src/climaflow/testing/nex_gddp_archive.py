@@ -12,14 +12,15 @@ Values are deterministic functions of (variable, scenario, date, lat, lon), give
 """
 
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import cftime
 import netCDF4
 import numpy as np
+import numpy.typing as npt
 
 from climaflow.datasets.nex_gddp_cmip6.filenames import NexGddpFile
 from climaflow.datasets.nex_gddp_cmip6.models import NEX_GDDP_MODELS
@@ -30,6 +31,8 @@ FILL_VALUE = np.float32(1.0e20)
 #: What files with undeclared fills hold in their fill cells (CMIP's 1e20, no attribute says so).
 UNDECLARED_FILL = np.float32(1.0e20)
 REVISION = "v1.1"
+#: zlib compression levels netCDF4 accepts.
+CompressionLevel = Literal[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
 
 
 # Warming in K per year after the scenario's first year (historical: since 1950).
@@ -46,20 +49,21 @@ _DAYS_BEFORE_MONTH = np.array([0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304,
 
 def daily_dates(year: int, calendar: str = "noleap") -> np.ndarray:
     """Noon of every day of ``year`` in ``calendar``, as an array of ``cftime`` datetimes."""
-    return cftime.num2date(
+    dates: np.ndarray = cftime.num2date(
         _time_values(year, calendar), TIME_UNITS, calendar, only_use_cftime_datetimes=True
     )
+    return dates
 
 
 def expected_value(
     variable: str,
     scenario: str,
-    dates: Sequence[Any],
+    dates: Collection[Any],
     lat: np.ndarray,
     lon: np.ndarray,
     *,
     version: str | None = None,
-) -> np.ndarray:
+) -> npt.NDArray[np.float32]:
     """The noise-free values the synthetic archive holds, shape ``(len(dates), lat, lon)``, float32.
 
     A function of the calendar date (year, month, day: so 1 March has the same seasonal value
@@ -107,7 +111,7 @@ def write_synthetic_year_file(
     *,
     calendar: str = "noleap",
     seed: int | None = None,
-    complevel: int = 1,
+    complevel: CompressionLevel = 1,
     undeclared_fills: bool = False,
     n_days: int | None = None,
 ) -> Path:
@@ -203,7 +207,7 @@ def write_synthetic_nex_gddp_archive(
     calendar: str | None = None,
     seed: int | None = None,
     revisions: Iterable[tuple[int, str]] = (),
-    complevel: int = 1,
+    complevel: CompressionLevel = 1,
     variant_label: str | None = None,
     grid_label: str | None = None,
     undeclared_fill_years: Iterable[int] = (),
@@ -284,10 +288,11 @@ def write_synthetic_nex_gddp_archive(
     ]
 
 
-def undeclared_fill_cells(n_lat: int, n_lon: int) -> np.ndarray:
+def undeclared_fill_cells(n_lat: int, n_lon: int) -> npt.NDArray[np.bool_]:
     """The ``(lat, lon)`` cells where files with undeclared fills hold them: about one in 7."""
     lat_index, lon_index = np.meshgrid(np.arange(n_lat), np.arange(n_lon), indexing="ij")
-    return (lat_index + 2 * lon_index) % 7 == 0
+    cells: npt.NDArray[np.bool_] = (lat_index + 2 * lon_index) % 7 == 0
+    return cells
 
 
 def _time_values(year: int, calendar: str) -> np.ndarray:
@@ -299,26 +304,28 @@ def _time_values(year: int, calendar: str) -> np.ndarray:
         TIME_UNITS,
         calendar,
     )
-    return np.arange(start, end, dtype=np.float64) + 0.5
+    return np.arange(float(start), float(end), dtype=np.float64) + 0.5
 
 
-def _is_29_february(month: np.ndarray, day: np.ndarray) -> np.ndarray:
-    return (month == 2) & (day == 29)
+def _is_29_february(month: np.ndarray, day: np.ndarray) -> npt.NDArray[np.bool_]:
+    is_29_february: npt.NDArray[np.bool_] = (month == 2) & (day == 29)
+    return is_29_february
 
 
-def _warming(scenario: str, year: np.ndarray) -> np.ndarray:
+def _warming(scenario: str, year: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     if scenario == "historical":
         return _WARMING_RATE["historical"] * (year - 1950)
     rate = _WARMING_RATE.get(scenario, 0.03)
     return _WARMING_RATE["historical"] * 65 + rate * (year - 2015)
 
 
-def _add_noise(values: np.ndarray, file: NexGddpFile, seed: int) -> np.ndarray:
+def _add_noise(
+    values: npt.NDArray[np.float32], file: NexGddpFile, seed: int
+) -> npt.NDArray[np.float32]:
     entropy = [seed, file.year, *file.variable.encode(), *file.scenario.encode()]
     rng = np.random.default_rng(entropy)
-    noise = rng.standard_normal(values.shape, dtype=np.float32) * np.float32(
-        _NOISE_STD[file.variable]
-    )
+    scale = np.float32(_NOISE_STD[file.variable])
+    noise: npt.NDArray[np.float32] = rng.standard_normal(values.shape, dtype=np.float32) * scale
     if file.variable == "pr":
         return values * np.exp(noise)
     return values + noise

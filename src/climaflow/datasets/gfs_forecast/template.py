@@ -370,7 +370,8 @@ class GfsForecastTemplate(Template[GfsDataVar]):
         latitudes, longitudes = gfs_grid(self.resolution_degrees)
         return {
             "init_time": np.arange(
-                np.datetime64(self.init_time_start, "ns"),
+                # numpy's stub omits the datetime64-and-unit form of the constructor.
+                np.datetime64(self.init_time_start, "ns"),  # type: ignore[call-overload]
                 np.datetime64(append_dim_end, "ns"),
                 self.init_time_frequency,
             ).astype("datetime64[ns]"),

@@ -88,21 +88,21 @@ class NexGddpRegionJob(RegionJob[NexGddpDataVar, NexGddpSourceFileCoord]):
             calendar = getattr(time, "calendar", "standard")
             if calendar not in _same_calendar(self.template.calendar):
                 raise ValueError(f"calendar {calendar!r}, expected {self.template.calendar!r}")
-            file_times = netCDF4.num2date(
-                time[:], time.units, calendar, only_use_cftime_datetimes=True
-            )
-            expected = [t.strftime("%Y-%m-%d") for t in coord.times]
-            if [t.strftime("%Y-%m-%d") for t in file_times] != expected:
+            dates = netCDF4.num2date(time[:], time.units, calendar, only_use_cftime_datetimes=True)
+            # The stubs type num2date's result as a datetime or an array; it is one or more.
+            file_times = np.atleast_1d(dates)  # type: ignore[arg-type]
+            expected_days = [t.strftime("%Y-%m-%d") for t in coord.times]
+            if [t.strftime("%Y-%m-%d") for t in file_times] != expected_days:
                 raise ValueError(
                     f"holds {len(file_times)} days from {file_times[0]} to {file_times[-1]}, "
-                    f"expected {len(expected)} days of {coord.file.year}"
+                    f"expected {len(expected_days)} days of {coord.file.year}"
                 )
             for name in ("lat", "lon"):
-                values, expected = nc.variables[name][:], self.coordinates[name]
-                if values.shape != expected.shape or not np.allclose(values, expected):
+                centres, expected = nc.variables[name][:], self.coordinates[name]
+                if centres.shape != expected.shape or not np.allclose(centres, expected):
                     raise ValueError(
-                        f"its {name} grid ({values.size} values from {values[0]}) differs from "
-                        f"the template's ({expected.size} values from {expected[0]})"
+                        f"its {name} grid ({centres.size} values from {centres[0]}) differs "
+                        f"from the template's ({expected.size} values from {expected[0]})"
                     )
             values = np.ma.filled(variable[:].astype("float32"), np.nan)
         masked = mask_undeclared_fills(values)

@@ -20,8 +20,11 @@ __all__ = ["max_relative_error", "round_to_mantissa_bits"]
 FloatT = TypeVar("FloatT", np.float32, np.float64)
 
 # Explicit mantissa (fraction) bits and the same-width unsigned integer of each float dtype.
-_MANTISSA_BITS: Final = {np.dtype(np.float32): 23, np.dtype(np.float64): 52}
-_UINT_DTYPES: Final = {
+_MANTISSA_BITS: Final[dict[np.dtype[np.floating], int]] = {
+    np.dtype(np.float32): 23,
+    np.dtype(np.float64): 52,
+}
+_UINT_DTYPES: Final[dict[np.dtype[np.floating], np.dtype[np.unsignedinteger]]] = {
     np.dtype(np.float32): np.dtype(np.uint32),
     np.dtype(np.float64): np.dtype(np.uint64),
 }
@@ -107,10 +110,18 @@ def round_to_mantissa_bits(
 
     bits = values.view(_UINT_DTYPES[dtype])
     with np.nditer(
-        bits, flags=["external_loop", "zerosize_ok"], op_flags=[["readwrite"]], order="K"
+        bits, flags=["external_loop", "zerosize_ok"], op_flags=["readwrite"], order="K"
     ) as chunks:
+        # With one operand, nditer yields that operand's chunk; numpy's stub says a tuple.
         for chunk in chunks:
-            _round_bits(chunk, uint(drop_bits), keep_mask, half_minus_one, exponent_mask, uint(1))
+            _round_bits(
+                chunk,  # type: ignore[arg-type]
+                uint(drop_bits),
+                keep_mask,
+                half_minus_one,
+                exponent_mask,
+                uint(1),
+            )
     return values
 
 

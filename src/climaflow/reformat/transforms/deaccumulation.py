@@ -6,7 +6,7 @@ the increase between consecutive steps by the time between them gives the mean r
 each step's interval, which is what climaflow stores.
 """
 
-from typing import Final, TypeVar
+from typing import Final, TypeVar, cast
 
 import numba
 import numpy as np
@@ -148,7 +148,8 @@ def _step_rules(
     elif np.issubdtype(times.dtype, np.datetime64):
         if reset_frequency is None:
             raise ValueError("reset_frequency=None (never resets) needs timedelta64 times")
-        offsets = times - _EPOCH
+        # The dtype test above narrows times, which mypy cannot follow through np.issubdtype.
+        offsets = cast(npt.NDArray[np.datetime64], times) - _EPOCH
     else:
         raise TypeError(f"times must be timedelta64 or datetime64, got {times.dtype}")
     if np.isnat(offsets).any():
@@ -167,7 +168,8 @@ def _step_rules(
 
     # Integer ticks of the finest unit involved, so bucket arithmetic is exact.
     unit_name, unit_count = np.datetime_data(unit)
-    tick = np.timedelta64(unit_count, unit_name)
+    # numpy's stub accepts only literal unit names; datetime_data returns the unit as a str.
+    tick = np.timedelta64(unit_count, unit_name)  # type: ignore[call-overload]
     ticks = offsets // tick
     if reset_frequency is None:
         bucket_start = np.zeros_like(ticks)

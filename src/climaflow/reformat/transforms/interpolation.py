@@ -8,11 +8,12 @@ import numpy.typing as npt
 __all__ = ["linear_interpolate_missing_inplace"]
 
 FloatT = TypeVar("FloatT", np.float32, np.float64)
+CoordT = TypeVar("CoordT", np.number, np.datetime64, np.timedelta64)
 
 
 def linear_interpolate_missing_inplace(
     values: npt.NDArray[FloatT],
-    coords: npt.NDArray[np.number] | npt.NDArray[np.datetime64] | npt.NDArray[np.timedelta64],
+    coords: npt.NDArray[CoordT],
     *,
     axis: int,
     missing: npt.NDArray[np.bool_] | None = None,

@@ -318,4 +318,5 @@ def packing_tolerance(values: np.ndarray, bits_per_value: int = 16) -> float:
     step ``range / (2**bits_per_value - 1)``, and at most twice that as ``E`` is a power of two.
     """
     span = float(np.max(values) - np.min(values))
-    return 2.0 * span / (2**bits_per_value - 1) + 1e-12 * max(1.0, float(np.max(np.abs(values))))
+    levels: int = 2**bits_per_value - 1  # int ** int is typed Any (a negative power is a float)
+    return 2.0 * span / levels + 1e-12 * max(1.0, float(np.max(np.abs(values))))

@@ -99,7 +99,8 @@ def _encode_message(
         else:
             eccodes.codes_set(handle, "forecastTime", message.end_step)
         eccodes.codes_set_values(handle, np.ascontiguousarray(values, dtype=np.float64).ravel())
-        return eccodes.codes_get_message(handle)
+        encoded: bytes = eccodes.codes_get_message(handle)
+        return encoded
     finally:
         eccodes.codes_release(handle)
 
