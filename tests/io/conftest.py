@@ -6,9 +6,9 @@ from pathlib import Path
 
 import dask.config
 import pytest
-from served_files import SMALL, WAVE
 
 from climaflow.testing.http_server import LoopbackServer, serve_directory
+from tests.io.served_files import SMALL, WAVE
 
 
 @pytest.fixture

@@ -4,10 +4,10 @@ import dask.config
 import eccodes
 import numpy as np
 import pytest
-from served_files import SMALL, WAVE
 
 from climaflow.io import DownloadError, download
 from climaflow.reformat.grib_index import coalesce_ranges, parse_index, select
+from tests.io.served_files import SMALL, WAVE
 
 
 def decode_messages(data: bytes) -> list[tuple[str, np.ndarray]]:

@@ -3,7 +3,6 @@
 import time
 
 import pytest
-from served_files import SMALL, WAVE
 
 from climaflow.io import (
     DownloadError,
@@ -14,6 +13,7 @@ from climaflow.io import (
     read_ranges,
     write_object,
 )
+from tests.io.served_files import SMALL, WAVE
 
 
 def test_range_answered_with_the_whole_file_still_gives_the_range(served, realdata):

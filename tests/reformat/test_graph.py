@@ -9,7 +9,11 @@ import pytest
 import xarray as xr
 from distributed import wait
 from distributed.utils import key_split_group
-from example_dataset import (
+
+from climaflow.reformat.graph import check_exclusive_shards, process_jobs, submit_jobs
+from climaflow.reformat.shards import RegionNotShardAlignedError
+from climaflow.reformat.transforms import max_relative_error
+from tests.reformat.example_dataset import (
     DAY,
     START,
     ExampleRegionJob,
@@ -18,10 +22,6 @@ from example_dataset import (
     expected_values,
     write_archive,
 )
-
-from climaflow.reformat.graph import check_exclusive_shards, process_jobs, submit_jobs
-from climaflow.reformat.shards import RegionNotShardAlignedError
-from climaflow.reformat.transforms import max_relative_error
 
 END = START + 8 * DAY  # 8 days: two shards of 4 along time
 

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import xarray as xr
 import zarr
-from example_dataset import DAY, LATITUDES, START, ExampleTemplate
 
 from climaflow.reformat.template import Encoding, StoreStructureError
+from tests.reformat.example_dataset import DAY, LATITUDES, START, ExampleTemplate
 
 END = START + 8 * DAY
 

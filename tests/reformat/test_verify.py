@@ -5,11 +5,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from example_dataset import DAY, START, ExampleRegionJob, ExampleTemplate, write_archive
 
 from climaflow.reformat.run_record import read_run_records
 from climaflow.reformat.runner import reformat
 from climaflow.reformat.verify import verify_store
+from tests.reformat.example_dataset import (
+    DAY,
+    START,
+    ExampleRegionJob,
+    ExampleTemplate,
+    write_archive,
+)
 
 END = START + 8 * DAY
 
