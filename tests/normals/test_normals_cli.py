@@ -39,7 +39,7 @@ def test_options_run_the_pipeline_and_print_a_summary(archive, tmp_path, client)
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "Dask dashboard:" in result.output
-    assert "written" in result.output and "too-few-years" in result.output
+    assert "written" in result.output and "too_few_years" in result.output
     names = sorted(p.name for p in output.rglob("*.nc"))
     assert "tas_NorESM2-LM_HI_ssp585_2016_5yr_normal.nc" in names
     assert "tas_NorESM2-LM_box_historical_2012_5yr_normal.nc" in names
@@ -82,7 +82,7 @@ def test_too_few_years_are_reported_without_failing(archive, tmp_path, client):
     )  # fmt: skip
     assert result.exit_code == 0
     assert (
-        "too-few-years: NorESM2-LM tas HI historical 2010: 3 of 5 window years have input files"
+        "too_few_years: NorESM2-LM tas HI historical 2010: 3 of 5 window years have input files"
         in result.output
     )
     assert "Warning: years left out of windows" in result.output

@@ -156,7 +156,7 @@ def test_every_period_and_scenario_matches_a_numpy_reference(archive, tmp_path, 
     assert {o.target_year for o in short} == {2028}
     assert "3 of 5 window years have input files; 4 needed" in short[0].message
     table = summary.table()
-    assert "too-few-years" in table and table.splitlines()[-1].split()[:3] == ["total", "94", "0"]
+    assert "too_few_years" in table and table.splitlines()[-1].split()[:3] == ["total", "94", "0"]
 
 
 def test_missing_and_corrupt_years_are_left_out_and_named(archive_copy, tmp_path, client):
@@ -340,7 +340,9 @@ def test_each_input_is_opened_once_per_variable_and_region(archive, tmp_path, cl
 
     groups = {key[0] for key in keys if isinstance(key, tuple)}
     assert {"yearsum-tas-AK", "yearsum-tas-BOX", "normals-tas-AK", "normals-tas-BOX"} <= groups
-    assert ("yearsum-tas-AK", MODEL, "historical", 1990) in keys
+    assert any(
+        key[0] == "yearsum-tas-AK" and key[2:] == (MODEL, "historical", 1990) for key in keys
+    )
     assert len([key for key in keys if key[0] == "yearsum-tas-AK"]) == 25
     assert len([key for key in keys if key[0] == "normals-tas-BOX"]) == 7
 

@@ -1,7 +1,7 @@
 """Real faults during a reformat: HTTP errors, stalls, resets, bad inventories, killed processes.
 
 Transient faults are retried and the store is byte-identical to a clean run's; permanent
-ones end as DownloadFailed with the URL and reason, with NaN only where that file's data
+ones end as `download_failed` with the URL and reason, with NaN only where that file's data
 goes. A worker killed mid-run is replaced and the store is still byte-identical.
 """
 

@@ -327,8 +327,8 @@ def test_a_lambert_file_is_read_failed_per_variable_in_a_region_job(realdata, tm
     )
     results = read_coord(job, coord, template.data_vars)
     assert {name: r.coord.status for name, r in results.items()} == {
-        "temperature_2m": SourceFileStatus.ReadFailed,
-        longwave.name: SourceFileStatus.ReadFailed,
+        "temperature_2m": SourceFileStatus.READ_FAILED,
+        longwave.name: SourceFileStatus.READ_FAILED,
     }
     assert all(r.values is None for r in results.values())
     error = results[longwave.name].coord.error

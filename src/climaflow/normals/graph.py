@@ -5,6 +5,7 @@ Task groups are named by stage, variable and region (``yearsum-tas-CONUS``,
 """
 
 import logging
+import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
@@ -86,7 +87,9 @@ def batch_tasks(
     they run, instead of fetching half of them from other workers. The year tasks first needed
     by a lane's batch k wait for its batch k - :data:`READ_AHEAD_BATCHES`, so reading stays at
     most that many batches ahead and memory does not grow with the number of target years.
+    Keys carry a token of this run, so two runs at once share no key (nor progress display).
     """
+    run = uuid.uuid4().hex[:8]
     groups: dict[tuple[str, str, str, str], list[TargetJob]] = defaultdict(list)
     for job in jobs:
         groups[(job.model, job.variable, job.region.name, job.scenario)].append(job)
@@ -126,6 +129,7 @@ def batch_tasks(
                         after=gate,
                         dask_key_name=(
                             f"yearsum-{variable}-{region_name}",
+                            run,
                             model,
                             source.scenario,
                             source.year,
@@ -151,7 +155,7 @@ def batch_tasks(
             task = dask.delayed(compute_batch, pure=True)(
                 batch,
                 *year_results,
-                dask_key_name=(f"normals-{variable}-{region_name}", model, scenario, index),
+                dask_key_name=(f"normals-{variable}-{region_name}", run, model, scenario, index),
             )
         lane_tasks[lane].append(task)
         tasks.append((task, batch_jobs))

@@ -15,9 +15,9 @@ class Status(StrEnum):
     """What happened to one target year's output."""
 
     WRITTEN = "written"
-    SKIPPED_VALID = "skipped-valid"
+    SKIPPED_VALID = "skipped_valid"
     RECOMPUTED = "recomputed"
-    TOO_FEW_YEARS = "too-few-years"
+    TOO_FEW_YEARS = "too_few_years"
     FAILED = "failed"
 
 

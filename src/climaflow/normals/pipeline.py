@@ -23,12 +23,11 @@ the years a batch needs are mostly computed where it runs.
 
 Failures are data: a missing or unreadable input year is left out of its windows and named
 in the outcome and a :class:`~climaflow.normals.compute.MissingYearsWarning`; a target short
-of ``min_years`` gets no file and a ``too-few-years`` outcome; a failed write or batch is a
+of ``min_years`` gets no file and a ``too_few_years`` outcome; a failed write or batch is a
 ``failed`` outcome. :func:`run_normals` returns a :class:`NormalsSummary` of all of them.
 """
 
 import logging
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -49,6 +48,7 @@ from climaflow.normals.outcomes import (
 )
 from climaflow.normals.output import OutputCheck, check_output
 from climaflow.normals.plan import NormalsConfig, NormalsPlan, TargetJob, plan_normals
+from climaflow.progress import show_task_progress
 
 logger = logging.getLogger(__name__)
 
@@ -105,11 +105,10 @@ def run_normals(
     if batches:
         futures = client.compute([task for task, _ in batches], optimize_graph=False)
         jobs_of = dict(zip(futures, (jobs for _, jobs in batches), strict=True))
-        progress = _Progress(sum(map(len, jobs_of.values()))) if show_progress else None
+        if show_progress:
+            show_task_progress(futures)
         for future in distributed.as_completed(futures):
             summary.outcomes.extend(_batch_outcomes(future, jobs_of[future]))
-            if progress:
-                progress.advance(len(jobs_of[future]))
     warn_left_out_years(summary.outcomes)
     warn_masked_fills(summary.outcomes)
     summary.outcomes.sort(key=lambda o: (o.model, o.variable, o.region, o.scenario, o.target_year))
@@ -142,35 +141,6 @@ def _check_existing(
         for job in jobs
     ]
     return dict(zip((job.path for job in jobs), client.gather(futures), strict=True))
-
-
-class _Progress:
-    """A text progress bar of target years done, drawn on stderr as batches complete.
-
-    (``distributed.progress`` names its scheduler plugin after the keys, so two runs of the same
-    graph at once would replace each other's bar and wait forever.)
-    """
-
-    WIDTH = 40
-
-    def __init__(self, total: int) -> None:
-        self.total, self.done = total, 0
-        self._draw()
-
-    def advance(self, n: int) -> None:
-        self.done += n
-        self._draw()
-
-    def _draw(self) -> None:
-        filled = self.WIDTH * self.done // max(self.total, 1)
-        end = "\n" if self.done >= self.total else ""
-        print(
-            f"\r[{'#' * filled}{' ' * (self.WIDTH - filled)}] "
-            f"{self.done}/{self.total} target years",
-            end=end,
-            file=sys.stderr,
-            flush=True,
-        )
 
 
 def _batch_outcomes(

@@ -55,7 +55,7 @@ class VariableSummary:
     @property
     def failed_files(self) -> list[Mapping[str, Any]]:
         """Records of the files that failed to download or read."""
-        return [f for f in self.files if f["status"] != str(SourceFileStatus.Succeeded)]
+        return [f for f in self.files if f["status"] != str(SourceFileStatus.SUCCEEDED)]
 
 
 @dataclass(frozen=True)

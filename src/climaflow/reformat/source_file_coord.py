@@ -12,10 +12,10 @@ from climaflow.reformat.urls import redact_url
 class SourceFileStatus(StrEnum):
     """The state of one source file in a region job."""
 
-    Processing = "processing"
-    DownloadFailed = "download_failed"
-    ReadFailed = "read_failed"
-    Succeeded = "succeeded"
+    PROCESSING = "processing"
+    DOWNLOAD_FAILED = "download_failed"
+    READ_FAILED = "read_failed"
+    SUCCEEDED = "succeeded"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -30,14 +30,14 @@ class SourceFileCoord:
     Attributes
     ----------
     status
-        :class:`SourceFileStatus`; ``Processing`` until a stage fails or the read succeeds.
+        :class:`SourceFileStatus`; ``PROCESSING`` until a stage fails or the read succeeds.
     downloaded_path
         Local path of the downloaded file (or the source itself when it is already local).
     error
         Why the file failed, for the job summary; ``None`` while all is well.
     """
 
-    status: SourceFileStatus = SourceFileStatus.Processing
+    status: SourceFileStatus = SourceFileStatus.PROCESSING
     downloaded_path: Path | None = None
     error: str | None = field(default=None, compare=False)
 

@@ -49,10 +49,10 @@ def download_coord(
         downloaded = job.download_file(coord)
     except Exception as error:
         logger.warning("Download failed: %s", error)
-        return coord.with_status(SourceFileStatus.DownloadFailed, error=str(error))
+        return coord.with_status(SourceFileStatus.DOWNLOAD_FAILED, error=str(error))
     if isinstance(downloaded, Path):
-        return coord.with_status(SourceFileStatus.Processing, downloaded_path=downloaded)
-    return downloaded.with_status(SourceFileStatus.Processing)
+        return coord.with_status(SourceFileStatus.PROCESSING, downloaded_path=downloaded)
+    return downloaded.with_status(SourceFileStatus.PROCESSING)
 
 
 def read_coord(
@@ -61,12 +61,12 @@ def read_coord(
     data_vars: Sequence[DATA_VAR],
 ) -> dict[str, ReadResult[SOURCE_FILE_COORD]]:
     """Read ``data_vars`` from one downloaded file, each with its own status."""
-    if coord.status is SourceFileStatus.Processing and (
+    if coord.status is SourceFileStatus.PROCESSING and (
         coord.downloaded_path is not None and not coord.downloaded_path.exists()
     ):
         # The download happened on a worker whose disk this one cannot see: fetch again.
         coord = download_coord(job, coord)
-    if coord.status is not SourceFileStatus.Processing:
+    if coord.status is not SourceFileStatus.PROCESSING:
         return {var.name: ReadResult(coord, None) for var in data_vars}
     try:
         arrays = job.read_file(coord, data_vars)
@@ -82,11 +82,11 @@ def read_coord(
             where = coord.downloaded_path or redact_url(coord.get_url())
             message = f"{where}: {var.name}: {values}"
             logger.warning("Read failed: %s", message)
-            failed = coord.with_status(SourceFileStatus.ReadFailed, error=message)
+            failed = coord.with_status(SourceFileStatus.READ_FAILED, error=message)
             results[var.name] = ReadResult(failed, None)
         else:
             results[var.name] = ReadResult(
-                coord.with_status(SourceFileStatus.Succeeded), np.asarray(values)
+                coord.with_status(SourceFileStatus.SUCCEEDED), np.asarray(values)
             )
     return results
 
