@@ -10,9 +10,9 @@ from click.testing import CliRunner
 from climaflow.cli import main
 from climaflow.datasets.nex_gddp_cmip6 import NexGddpRegionJob, make_nex_gddp_template
 from climaflow.datasets.nex_gddp_cmip6.filenames import NexGddpFile
+from climaflow.io.urls import redact_url
 from climaflow.normals import normal_path
 from climaflow.reformat.runner import reformat
-from climaflow.reformat.urls import redact_url
 from climaflow.testing.http_server import serve_directory
 from climaflow.testing.nex_gddp_archive import write_synthetic_nex_gddp_archive
 

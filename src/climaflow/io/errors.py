@@ -11,7 +11,7 @@ from contextlib import contextmanager
 
 from obstore.exceptions import BaseError, NotFoundError
 
-from climaflow.reformat.urls import redact_url
+from climaflow.io.urls import redact_url
 
 _STATUS = re.compile(r"status code: (\d{3})(?: ([^:\n]+))?")
 _RETRIES = re.compile(r"after (\d+) retries")

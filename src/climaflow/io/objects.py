@@ -36,7 +36,7 @@ from obstore.store import HTTPStore, LocalStore, ObjectStore, from_url
 from climaflow.io import settings
 from climaflow.io.atomic import atomic_path, write_atomic
 from climaflow.io.errors import DownloadError, reported_as_download_error
-from climaflow.reformat.urls import redact_url
+from climaflow.io.urls import redact_url
 
 if TYPE_CHECKING:
     from obstore.store import ClientConfig, RetryConfig

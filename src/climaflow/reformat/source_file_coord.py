@@ -6,7 +6,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Self, TypeVar
 
-from climaflow.reformat.urls import redact_url
+from climaflow.io.urls import redact_url
 
 
 class SourceFileStatus(StrEnum):

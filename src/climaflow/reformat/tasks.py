@@ -18,6 +18,7 @@ import pandas as pd
 import xarray as xr
 
 from climaflow.io.stores import open_array_for_writing
+from climaflow.io.urls import redact_url
 from climaflow.reformat.results import (
     AssembledVariable,
     JobResult,
@@ -34,7 +35,6 @@ from climaflow.reformat.source_file_coord import (
     SourceFileStatus,
 )
 from climaflow.reformat.template import DATA_VAR
-from climaflow.reformat.urls import redact_url
 
 if TYPE_CHECKING:
     from climaflow.reformat.region_job import RegionJob

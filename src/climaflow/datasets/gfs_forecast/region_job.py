@@ -12,6 +12,7 @@ import xarray as xr
 from climaflow.datasets.gfs_forecast.source_file_coord import NOAA_GFS_BASE_URL, GfsSourceFileCoord
 from climaflow.datasets.gfs_forecast.template import GfsDataVar
 from climaflow.io import download, read_bytes
+from climaflow.io.urls import redact_url
 from climaflow.reformat.grib_index import (
     IndexEntry,
     coalesce_ranges,
@@ -21,7 +22,6 @@ from climaflow.reformat.grib_index import (
 )
 from climaflow.reformat.grib_read import read_grib_messages
 from climaflow.reformat.region_job import RegionJob
-from climaflow.reformat.urls import redact_url
 
 
 def select_message(

@@ -13,9 +13,9 @@ from climaflow.datasets.nex_gddp_cmip6.source_file_coord import NexGddpSourceFil
 from climaflow.datasets.nex_gddp_cmip6.template import NexGddpDataVar, NexGddpTemplate
 from climaflow.fills import UNDECLARED_FILL_THRESHOLD, mask_undeclared_fills
 from climaflow.io import DownloadError, download
+from climaflow.io.urls import redact_url
 from climaflow.locks import NETCDF_LOCK
 from climaflow.reformat.region_job import RegionJob
-from climaflow.reformat.urls import redact_url
 
 logger = logging.getLogger(__name__)
 
