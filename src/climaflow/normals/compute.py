@@ -26,7 +26,7 @@ import numpy as np
 import xarray as xr
 from flox.xarray import xarray_reduce
 
-from climaflow.fills import UNDECLARED_FILL_THRESHOLD
+from climaflow.fills import UNDECLARED_FILL_THRESHOLD, undeclared_fill_mask
 from climaflow.normals.calendar import (
     calendar_of,
     check_calendar,
@@ -93,15 +93,15 @@ class YearlySums(Generic[T_Xarray]):
 def mask_fills(obj: T_Xarray) -> tuple[T_Xarray, int | None]:
     """``obj`` with undeclared fill values as NaN, and how many there were (``None`` if lazy).
 
-    Fill values are values of floating variables that are not finite or whose magnitude is at
-    least :data:`~climaflow.fills.UNDECLARED_FILL_THRESHOLD`.
+    Fill values are values of floating variables that :func:`climaflow.fills.undeclared_fill_mask`
+    flags (infinite, or a magnitude of at least
+    :data:`~climaflow.fills.UNDECLARED_FILL_THRESHOLD`).
     """
     arrays = obj.data_vars.values() if isinstance(obj, xr.Dataset) else [obj]
     if not any(np.issubdtype(array.dtype, np.floating) for array in arrays):
         return obj, 0
-    valid = np.abs(obj) < UNDECLARED_FILL_THRESHOLD
-    fills = obj.notnull() & ~valid
-    masked = obj.where(valid | obj.isnull())
+    fills = xr.apply_ufunc(undeclared_fill_mask, obj, dask="allowed")
+    masked = obj.where(~fills)
     if obj.chunks:
         return masked, None
     counted = fills.sum()
