@@ -28,7 +28,7 @@ import numpy as np
 import xarray as xr
 
 from climaflow.datasets.nex_gddp_cmip6.archive import find_year_files
-from climaflow.datasets.nex_gddp_cmip6.models import archive_models
+from climaflow.datasets.nex_gddp_cmip6.models import ModelInfo, archive_models, resolve_model
 from climaflow.io import download, is_local, local_path
 from climaflow.locks import NETCDF_LOCK
 from climaflow.normals.calendar import check_calendar, years_and_days
@@ -98,6 +98,7 @@ class NexGddpArchive:
         self.model = model
         self.variant_label = variant_label
         self.grid_label = grid_label
+        self._labels: dict[str, ModelInfo] = {}
 
     def describe(self) -> str:
         return f"NEX-GDDP-CMIP6 archive {self.root} (model {self.model})"
@@ -105,14 +106,22 @@ class NexGddpArchive:
     def year_inputs(
         self, variable: str, scenario: str, years: Iterable[int]
     ) -> dict[int, YearInput]:
+        if scenario not in self._labels:  # the labels hold for every variable: look once
+            self._labels[scenario] = resolve_model(
+                self.root,
+                self.model,
+                scenario,
+                variant_label=self.variant_label,
+                grid_label=self.grid_label,
+            )
         found = find_year_files(
             self.root,
             self.model,
             scenario,
             variable,
             years,
-            variant_label=self.variant_label,
             grid_label=self.grid_label,
+            info=self._labels[scenario],
         )
         return {
             year: YearInput(

@@ -40,12 +40,14 @@ def find_year_files(
     *,
     variant_label: str | None = None,
     grid_label: str | None = None,
+    info: ModelInfo | None = None,
 ) -> dict[int, YearFile]:
     """The newest file of each of ``years`` that the archive holds, by year.
 
-    The model's labels come from :func:`~climaflow.datasets.nex_gddp_cmip6.models.resolve_model`
-    (``variant_label``/``grid_label`` win); a given ``grid_label`` also filters listed files.
-    Missing years are absent from the result.
+    The model's labels are ``info`` when given (an earlier result of
+    :func:`~climaflow.datasets.nex_gddp_cmip6.models.resolve_model` for this scenario), else
+    resolved here (``variant_label``/``grid_label`` win); a given ``grid_label`` also filters
+    listed files. Missing years are absent from the result.
 
     Raises
     ------
@@ -54,7 +56,10 @@ def find_year_files(
     """
     root = root.rstrip("/")
     wanted = set(years)
-    info = resolve_model(root, model, scenario, variant_label=variant_label, grid_label=grid_label)
+    if info is None:
+        info = resolve_model(
+            root, model, scenario, variant_label=variant_label, grid_label=grid_label
+        )
     fs, root_path = fsspec.core.url_to_fs(root)
     local = isinstance(fs, LocalFileSystem)
     found = _listed(fs, root_path, info, scenario, variable, grid_label)
