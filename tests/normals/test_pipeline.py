@@ -23,6 +23,7 @@ from climaflow.normals import (
     normal_path,
     run_normals,
 )
+from climaflow.testing.http_server import serve_directory
 from climaflow.testing.nex_gddp_archive import write_synthetic_nex_gddp_archive
 
 MODEL = "NorESM2-LM"
@@ -270,7 +271,7 @@ def test_valid_outputs_are_skipped_and_damaged_or_stale_ones_recomputed(
     assert not list(paths[2009].parent.glob("*.tmp-*"))
 
 
-def test_each_input_is_opened_once_per_variable_and_region(archive, tmp_path, client):
+def test_each_input_is_opened_once_for_every_region(archive, tmp_path, client):
     log_dir = tmp_path / "opens"
     log_dir.mkdir()
 
@@ -336,23 +337,63 @@ def test_each_input_is_opened_once_per_variable_and_region(archive, tmp_path, cl
         str(NexGddpFile(MODEL, "historical", "tas", y).path(archive)) for y in range(1990, 2015)
     }
     assert set(inputs) == expected
-    assert all(inputs.count(path) == 2 for path in expected)  # 2 regions, 21 target years
+    assert all(inputs.count(path) == 1 for path in expected)  # 2 regions, 21 target years
 
     groups = {key[0] for key in keys if isinstance(key, tuple)}
-    assert {"yearsum-tas-AK", "yearsum-tas-BOX", "normals-tas-AK", "normals-tas-BOX"} <= groups
-    assert any(
-        key[0] == "yearsum-tas-AK" and key[2:] == (MODEL, "historical", 1990) for key in keys
-    )
-    assert len([key for key in keys if key[0] == "yearsum-tas-AK"]) == 25
+    assert {"yearsum-tas", "normals-tas-AK", "normals-tas-BOX"} <= groups
+    assert any(key[0] == "yearsum-tas" and key[2:] == (MODEL, "historical", 1990) for key in keys)
+    assert len([key for key in keys if key[0] == "yearsum-tas"]) == 25
     assert len([key for key in keys if key[0] == "normals-tas-BOX"]) == 7
 
-    # The lane annotations took effect: AK's 7 batches on the first worker, BOX's on the second.
+    # The lane annotations took effect: the regions' batches interleave by target year, the
+    # first half of the years on the first worker (batches 0-2 of both regions and AK's 3rd),
+    # the second half on the second.
     workers = sorted(client.scheduler_info()["workers"])
     ran_on = {task["key"]: task["worker"] for task in stream.data}
-    for region, worker in (("AK", workers[0]), ("BOX", workers[-1])):
-        batches = [key for key in ran_on if key[0] == f"normals-tas-{region}"]
-        assert len(batches) == 7
-        assert {ran_on[key] for key in batches} == {worker}
+    batches = {key: worker for key, worker in ran_on.items() if key[0].startswith("normals-tas")}
+    assert len(batches) == 14
+    for key, worker in batches.items():
+        index = key[-1]
+        if index != 3:
+            assert worker == workers[0 if index < 3 else -1], (key, worker)
+
+
+def test_over_http_each_input_is_fetched_about_once_per_run(tmp_path, client):
+    """2 variables x 3 regions over the loopback server: each file's bytes are served about
+    once (planning reads one header per variable by byte ranges), and the outputs equal
+    those of the same run on the local files."""
+    root = tmp_path / "archive"
+    lat = np.arange(46.25, 60, 0.5)  # 28 x 44 cells: files of about 1.8 MB
+    lon = np.arange(170.25, 192, 0.5)
+    write_synthetic_nex_gddp_archive(
+        root, model=MODEL, variables=["tas", "pr"], years=range(1990, 2001), lat=lat, lon=lon
+    )
+    regions = (REGIONS["AK"], Region("WEST", 170, 180, 46, 56), Region("EAST", 182, 191, 50, 58))
+    periods = make_periods(["historical"], {"historical": (1994, 2000)})
+    changes = {"variables": ("tas", "pr"), "regions": regions, "periods": periods}
+    local = run_normals(config(root, tmp_path / "local", **changes), client)
+    assert local.counts()[Status.WRITTEN] == 2 * 3 * 7
+
+    with serve_directory(root) as server:
+        remote = run_normals(config(server.url, tmp_path / "remote", **changes), client)
+        served: dict[str, int] = {}
+        for request in server.requests:
+            if request.path.endswith(".nc"):
+                served[request.path] = served.get(request.path, 0) + request.bytes_sent
+    assert remote.counts()[Status.WRITTEN] == 2 * 3 * 7
+    files = sorted(root.rglob("*.nc"))
+    assert len(files) == 2 * 11
+    for file in files:
+        ratio = served["/" + file.relative_to(root).as_posix()] / file.stat().st_size
+        assert 1.0 <= ratio <= 1.1, f"{file.name} served {ratio:.2f} times its size"
+    for outcome in local.outcomes:
+        relative = outcome.path.relative_to(tmp_path / "local")
+        with (
+            xr.open_dataset(outcome.path) as expected,
+            xr.open_dataset(tmp_path / "remote" / relative) as actual,
+        ):
+            del actual.attrs["creation_date"], expected.attrs["creation_date"]
+            xr.testing.assert_identical(actual, expected)
 
 
 def test_a_failed_write_is_reported_not_raised(archive, tmp_path, client):

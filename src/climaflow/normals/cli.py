@@ -96,7 +96,7 @@ _REQUIRED = ("input", "output", "model", "variables")
 def normals(ctx: click.Context, /, config_file: Path | None, **options: Any) -> None:
     """Compute rolling daily climate normals and write one NetCDF file per target year.
 
-    Reads each input year once per variable and region; runs every variable, region and
+    Reads each input year once per run, for every region; runs every variable, region and
     scenario as one Dask graph, batched by target years. Ends with a summary table; exits
     non-zero if any output failed.
     """

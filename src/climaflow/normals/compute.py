@@ -168,6 +168,30 @@ def dayofyear_sums(
     dtypes = obj.dtypes.values() if isinstance(obj, xr.Dataset) else [obj.dtype]
     if values_per_day > 1 or not all(np.issubdtype(dtype, np.floating) for dtype in dtypes):
         obj = obj.astype(np.float64)  # sums of several values accumulate in float64
+    sums, counts = _grouped_sums(
+        obj, time_dim, years, dayofyear, calendar, values_per_day > 1, engine
+    )
+    return YearlySums(
+        sums=sums,
+        years=tuple(int(year) for year in np.unique(years)),
+        values_per_day=values_per_day,
+        calendar=calendar,
+        valid_counts=counts,
+        incomplete_years=tuple(incomplete),
+        masked_fills=masked_fills,
+    )
+
+
+def _grouped_sums(
+    obj: T_Xarray,
+    time_dim: Hashable,
+    years: np.ndarray,
+    dayofyear: np.ndarray,
+    calendar: str,
+    with_counts: bool,
+    engine: str,
+) -> tuple[T_Xarray, T_Xarray | None]:
+    """flox sums (and, ``with_counts``, int32 counts) of valid values by (year, day of year)."""
     by = (
         xr.DataArray(years, dims=(time_dim,), name="year"),
         xr.DataArray(dayofyear, dims=(time_dim,), name="dayofyear"),
@@ -176,20 +200,12 @@ def dayofyear_sums(
     sums = xarray_reduce(
         obj, *by, func="nansum", expected_groups=groups, min_count=1, engine=engine
     ).transpose("year", "dayofyear", ...)
-    counts = None
-    if values_per_day > 1:
-        counts = xarray_reduce(
-            obj, *by, func="count", expected_groups=groups, fill_value=0, engine=engine
-        ).transpose("year", "dayofyear", ...)
-    return YearlySums(
-        sums=sums,
-        years=tuple(int(year) for year in np.unique(years)),
-        values_per_day=values_per_day,
-        calendar=calendar,
-        valid_counts=None if counts is None else counts.astype(np.int32),
-        incomplete_years=tuple(incomplete),
-        masked_fills=masked_fills,
-    )
+    if not with_counts:
+        return sums, None
+    counts = xarray_reduce(
+        obj, *by, func="count", expected_groups=groups, fill_value=0, engine=engine
+    ).transpose("year", "dayofyear", ...)
+    return sums, counts.astype(np.int32)
 
 
 def normals_from_sums(

@@ -1,13 +1,15 @@
 """The normals graph: batches of target years laid out in worker lanes, sharing year tasks.
 
-Task groups are named by stage, variable and region (``yearsum-tas-CONUS``,
-``normals-tas-CONUS``) so the dashboard shows per-stage, per-variable progress.
+Task groups are named by stage and variable (``yearsum-tas``: one read of an input year for
+every region) and by region for the batches (``normals-tas-CONUS``), so the dashboard shows
+per-stage, per-variable progress.
 """
 
 import logging
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,7 @@ import numpy as np
 import xarray as xr
 from distributed import Client
 
+from climaflow.normals.archive import YearInput
 from climaflow.normals.calendar import days_per_year
 from climaflow.normals.plan import NormalsConfig, NormalsPlan, TargetJob
 from climaflow.normals.tasks import BatchSpec, compute_batch, kept_attrs, reduce_year
@@ -55,6 +58,11 @@ def default_batch_size(year_nbytes: int, window: int, memory_per_thread: int) ->
 
 
 def batch_size_for(config: NormalsConfig, plan: NormalsPlan, client: Client) -> int:
+    """``config.batch_size``, or the largest batch whose window fits a worker thread's memory.
+
+    A lane runs the batches of every region of a variable side by side (they share year
+    tasks), so a year's size is the sum over the regions of its (model, variable).
+    """
     if config.batch_size is not None:
         return config.batch_size
     workers = client.scheduler_info(n_workers=-1)["workers"].values()
@@ -62,13 +70,30 @@ def batch_size_for(config: NormalsConfig, plan: NormalsPlan, client: Client) -> 
         (w["memory_limit"] / max(w["nthreads"], 1) for w in workers if w.get("memory_limit")),
         default=2**31,
     )
-    year_nbytes = max(
-        days_per_year(plan.grids[(model, variable)].calendar)
-        * int(np.prod(region.shape))
-        * np.result_type(plan.grids[(model, variable)].dtype, np.float32).itemsize
-        for (model, variable, _), region in plan.slices.items()
-    )
-    return default_batch_size(year_nbytes, config.window, int(memory_per_thread))
+    year_nbytes: dict[tuple[str, str], int] = defaultdict(int)
+    for (model, variable, _), region in plan.slices.items():
+        grid = plan.grids[(model, variable)]
+        year_nbytes[(model, variable)] += (
+            days_per_year(grid.calendar)
+            * int(np.prod(region.shape))
+            * np.result_type(grid.dtype, np.float32).itemsize
+        )
+    return default_batch_size(max(year_nbytes.values()), config.window, int(memory_per_thread))
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """Consecutive target years of one (model, variable, region, scenario)."""
+
+    model: str
+    variable: str
+    region: str
+    scenario: str
+    index: int
+    jobs: tuple[TargetJob, ...]
+
+
+_YearKey = tuple[str, str, str, int]  # model, variable, source scenario, year
 
 
 def batch_tasks(
@@ -81,82 +106,139 @@ def batch_tasks(
 ) -> list[tuple[Any, tuple[TargetJob, ...]]]:
     """One delayed batch task per batch (with its jobs), sharing one year task per input.
 
-    Batches, ordered by variable, region and first target year, are split into one contiguous
-    lane per worker. Each batch, and each year task it is the first to need, carries a loose
+    A year task reads its input once for every region whose batches need it. Batches, ordered
+    by model, variable, first target year and region, are split into one contiguous lane per
+    worker. Each batch, and each year task it is the first to need, carries a loose
     restriction to its lane's worker: consecutive batches then find most of their years where
-    they run, instead of fetching half of them from other workers. The year tasks first needed
-    by a lane's batch k wait for its batch k - :data:`READ_AHEAD_BATCHES`, so reading stays at
-    most that many batches ahead and memory does not grow with the number of target years.
-    Keys carry a token of this run, so two runs at once share no key (nor progress display).
+    they run, instead of fetching them from other workers. The year tasks first needed by a
+    lane's batch k wait for its batch k - :data:`READ_AHEAD_BATCHES`, so reading stays at most
+    that many batches ahead and memory does not grow with the number of target years. Keys
+    carry a token of this run, so two runs at once share no key (nor progress display).
     """
     run = uuid.uuid4().hex[:8]
+    batches = _batches(jobs, batch_size)
+    lanes = _lanes(batches, workers)
+    regions_of = _regions_per_year(batches)
+    year_tasks: dict[_YearKey, Any] = {}
+    lane_tasks: dict[str | None, list[Any]] = defaultdict(list)
+    tasks = []
+    for batch, lane in zip(batches, lanes, strict=True):
+        earlier = lane_tasks[lane]
+        gate = earlier[-READ_AHEAD_BATCHES] if len(earlier) >= READ_AHEAD_BATCHES else None
+        with dask.annotate(workers=[lane] if lane else None, allow_other_workers=True):
+            year_results = []
+            for key, source in _batch_inputs(batch):
+                if key not in year_tasks:
+                    year_tasks[key] = _year_task(
+                        config, plan, key, source, regions_of[key], gate, run
+                    )
+                year_results.append(year_tasks[key])
+            task = dask.delayed(compute_batch, pure=True)(
+                _batch_spec(config, plan, batch, replacing),
+                *year_results,
+                dask_key_name=(
+                    f"normals-{batch.variable}-{batch.region}",
+                    run,
+                    batch.model,
+                    batch.scenario,
+                    batch.index,
+                ),
+            )
+        earlier.append(task)
+        tasks.append((task, batch.jobs))
+    return tasks
+
+
+def _batches(jobs: Sequence[TargetJob], batch_size: int) -> list[_Batch]:
+    """Batches of ``batch_size`` consecutive targets, regions of a variable interleaved."""
     groups: dict[tuple[str, str, str, str], list[TargetJob]] = defaultdict(list)
     for job in jobs:
         groups[(job.model, job.variable, job.region.name, job.scenario)].append(job)
-    batches: list[tuple[str, str, str, str, int, tuple[TargetJob, ...]]] = []
-    for (model, variable, region_name, scenario), group in groups.items():
+    batches = []
+    for (model, variable, region, scenario), group in groups.items():
         group.sort(key=lambda job: job.target_year)
         for index in range(0, len(group), batch_size):
             batch_jobs = tuple(group[index : index + batch_size])
             batches.append(
-                (model, variable, region_name, scenario, index // batch_size, batch_jobs)
+                _Batch(model, variable, region, scenario, index // batch_size, batch_jobs)
             )
-    batches.sort(key=lambda b: (b[0], b[1], b[2], b[5][0].target_year, b[3]))
+    batches.sort(key=lambda b: (b.model, b.variable, b.jobs[0].target_year, b.region, b.scenario))
+    return batches
 
-    year_tasks: dict[tuple[str, str, str, str, int], Any] = {}
-    lane_tasks: dict[str | None, list[Any]] = defaultdict(list)
-    tasks = []
+
+def _lanes(batches: Sequence[_Batch], workers: Sequence[str]) -> list[str | None]:
+    """Each batch's worker: contiguous runs of about equal numbers of target years."""
+    total = sum(len(batch.jobs) for batch in batches)
+    lanes: list[str | None] = []
     done = 0
-    for model, variable, region_name, scenario, index, batch_jobs in batches:
-        lane = workers[done * len(workers) // len(jobs)] if workers else None
-        done += len(batch_jobs)
-        earlier = lane_tasks[lane]
-        gate = earlier[-READ_AHEAD_BATCHES] if len(earlier) >= READ_AHEAD_BATCHES else None
-        with dask.annotate(workers=[lane] if lane else None, allow_other_workers=True):
-            slices = plan.slices[(model, variable, region_name)]
-            grid = plan.grids[(model, variable)]
-            year_results = []
-            for source in sorted(
-                {i for job in batch_jobs for i in job.inputs}, key=lambda i: (i.year, i.scenario)
-            ):
-                key = (model, variable, region_name, source.scenario, source.year)
-                if key not in year_tasks:
-                    year_tasks[key] = dask.delayed(reduce_year, pure=True)(
-                        source,
-                        slices,
-                        (grid.lat, grid.lon),
-                        config.allow_incomplete_years,
-                        after=gate,
-                        dask_key_name=(
-                            f"yearsum-{variable}-{region_name}",
-                            run,
-                            model,
-                            source.scenario,
-                            source.year,
-                        ),
-                    )
-                year_results.append(year_tasks[key])
-            batch = BatchSpec(
-                jobs=batch_jobs,
-                replacing=frozenset(job.path for job in batch_jobs) & replacing,
-                lat=xr.DataArray(
-                    grid.lat[slices.lat_slice],
-                    dims="lat",
-                    attrs=kept_attrs(grid.lat_attrs, _KEPT_COORDINATE_ATTRS),
-                ),
-                lon=xr.DataArray(
-                    slices.lon, dims="lon", attrs=kept_attrs(grid.lon_attrs, _KEPT_COORDINATE_ATTRS)
-                ),
-                variable_attrs=kept_attrs(grid.variable_attrs, _KEPT_VARIABLE_ATTRS),
-                calendar=grid.calendar,
-                window=config.window,
-                min_years=config.min_years,
-            )
-            task = dask.delayed(compute_batch, pure=True)(
-                batch,
-                *year_results,
-                dask_key_name=(f"normals-{variable}-{region_name}", run, model, scenario, index),
-            )
-        lane_tasks[lane].append(task)
-        tasks.append((task, batch_jobs))
-    return tasks
+    for batch in batches:
+        lanes.append(workers[done * len(workers) // total] if workers else None)
+        done += len(batch.jobs)
+    return lanes
+
+
+def _batch_inputs(batch: _Batch) -> list[tuple[_YearKey, YearInput]]:
+    """The inputs of a batch's windows, each once, by year."""
+    sources = {source for job in batch.jobs for source in job.inputs}
+    return [
+        ((batch.model, batch.variable, source.scenario, source.year), source)
+        for source in sorted(sources, key=lambda source: (source.year, source.scenario))
+    ]
+
+
+def _regions_per_year(batches: Sequence[_Batch]) -> dict[_YearKey, list[str]]:
+    """The regions whose batches need each input year (so it is read once for all)."""
+    regions: dict[_YearKey, list[str]] = defaultdict(list)
+    for batch in batches:
+        for key, _ in _batch_inputs(batch):
+            if batch.region not in regions[key]:
+                regions[key].append(batch.region)
+    return regions
+
+
+def _year_task(
+    config: NormalsConfig,
+    plan: NormalsPlan,
+    key: _YearKey,
+    source: YearInput,
+    regions: Sequence[str],
+    gate: Any,
+    run: str,
+) -> Any:
+    """The delayed :func:`reduce_year` of one input for ``regions``, waiting for ``gate``."""
+    model, variable, _, _ = key
+    grid = plan.grids[(model, variable)]
+    return dask.delayed(reduce_year, pure=True)(
+        source,
+        tuple(plan.slices[(model, variable, region)] for region in regions),
+        (grid.lat, grid.lon),
+        config.allow_incomplete_years,
+        config.storage_options,
+        after=gate,
+        dask_key_name=(f"yearsum-{variable}", run, model, source.scenario, source.year),
+    )
+
+
+def _batch_spec(
+    config: NormalsConfig, plan: NormalsPlan, batch: _Batch, replacing: frozenset[Path]
+) -> BatchSpec:
+    """What :func:`compute_batch` needs: the region's coordinates, attributes and rules."""
+    slices = plan.slices[(batch.model, batch.variable, batch.region)]
+    grid = plan.grids[(batch.model, batch.variable)]
+    return BatchSpec(
+        region=batch.region,
+        jobs=batch.jobs,
+        replacing=frozenset(job.path for job in batch.jobs) & replacing,
+        lat=xr.DataArray(
+            grid.lat[slices.lat_slice],
+            dims="lat",
+            attrs=kept_attrs(grid.lat_attrs, _KEPT_COORDINATE_ATTRS),
+        ),
+        lon=xr.DataArray(
+            slices.lon, dims="lon", attrs=kept_attrs(grid.lon_attrs, _KEPT_COORDINATE_ATTRS)
+        ),
+        variable_attrs=kept_attrs(grid.variable_attrs, _KEPT_VARIABLE_ATTRS),
+        calendar=grid.calendar,
+        window=config.window,
+        min_years=config.min_years,
+    )

@@ -7,12 +7,13 @@ builds the graph (:mod:`climaflow.normals.graph`) of the task functions
 Stages, as Dask task groups named by stage, variable and region:
 
 - ``check-{var}-{REGION}``: does a valid output exist already? (one task per existing file)
-- ``yearsum-{var}-{REGION}``, key ``(group, model, source scenario, year)``: open one yearly
-  input, check its grid, cut the region by index slices, mask undeclared fill values, reduce
-  to per-day sums and counts with flox. One task per input year, shared by every batch whose
-  windows contain that year, so each input is read once per (variable, region) however many
-  target years need it. A year lacking some of its calendar's days is left out.
-- ``normals-{var}-{REGION}``, key ``(group, model, scenario, batch index)``: for a batch of
+- ``yearsum-{var}``, key ``(group, run, model, source scenario, year)``: open one yearly
+  input (a remote one fetched once), check its grid, cut every region by index slices, mask
+  undeclared fill values, reduce each region to per-day sums and counts with flox. One task
+  per input year, shared by every batch of every region whose windows contain that year, so
+  each input is read once per run however many regions and target years need it. A year
+  lacking some of its calendar's days is left out.
+- ``normals-{var}-{REGION}``, key ``(group, run, model, scenario, batch index)``: for a batch of
   consecutive target years, each target's window mean
   (:func:`~climaflow.normals.window.window_mean`, the same arithmetic as the Python API), and
   its NetCDF file (temporary name, then rename).
@@ -28,8 +29,9 @@ of ``min_years`` gets no file and a ``too_few_years`` outcome; a failed write or
 """
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import distributed
 from distributed import Client
@@ -66,7 +68,6 @@ def run_normals(
     """
     plan = plan_normals(config)
     logger.info("%d target outputs planned from %s", len(plan.jobs), config.input)
-
     summary = NormalsSummary(left_out_models=list(plan.left_out_models))
     if plan.left_out_models:
         warn_at_caller(
@@ -75,6 +76,29 @@ def run_normals(
             MissingYearsWarning,
         )
     existing = _check_existing(plan, config, client)
+    to_compute = _jobs_to_compute(plan, config, existing, summary)
+    replacing = frozenset(
+        path for path, check in existing.items() if check.exists and not check.valid
+    )
+    workers = sorted(client.scheduler_info(n_workers=-1)["workers"])
+    batches = batch_tasks(
+        config, plan, to_compute, replacing, batch_size_for(config, plan, client), workers
+    )
+    summary.outcomes.extend(_run_batches(client, batches, show_progress))
+    warn_left_out_years(summary.outcomes)
+    warn_masked_fills(summary.outcomes)
+    summary.outcomes.sort(key=lambda o: (o.model, o.variable, o.region, o.scenario, o.target_year))
+    return summary
+
+
+def _jobs_to_compute(
+    plan: NormalsPlan,
+    config: NormalsConfig,
+    existing: Mapping[Path, OutputCheck],
+    summary: NormalsSummary,
+) -> list[TargetJob]:
+    """The jobs to run; the outcomes of those skipped (valid output, too few inputs) go to
+    ``summary``."""
     to_compute: list[TargetJob] = []
     for job in plan.jobs:
         check = existing.get(job.path)
@@ -94,25 +118,25 @@ def run_normals(
             )
         else:
             to_compute.append(job)
-    replacing = frozenset(
-        path for path, check in existing.items() if check.exists and not check.valid
-    )
+    return to_compute
 
-    workers = sorted(client.scheduler_info(n_workers=-1)["workers"])
-    batches = batch_tasks(
-        config, plan, to_compute, replacing, batch_size_for(config, plan, client), workers
-    )
-    if batches:
-        futures = client.compute([task for task, _ in batches], optimize_graph=False)
-        jobs_of = dict(zip(futures, (jobs for _, jobs in batches), strict=True))
-        if show_progress:
-            show_task_progress(futures)
-        for future in distributed.as_completed(futures):
-            summary.outcomes.extend(_batch_outcomes(future, jobs_of[future]))
-    warn_left_out_years(summary.outcomes)
-    warn_masked_fills(summary.outcomes)
-    summary.outcomes.sort(key=lambda o: (o.model, o.variable, o.region, o.scenario, o.target_year))
-    return summary
+
+def _run_batches(
+    client: Client,
+    batches: Sequence[tuple[Any, tuple[TargetJob, ...]]],
+    show_progress: bool,
+) -> list[TargetOutcome]:
+    """Compute the batch tasks; the outcomes of every batch's targets as they complete."""
+    if not batches:
+        return []
+    futures = client.compute([task for task, _ in batches], optimize_graph=False)
+    jobs_of = dict(zip(futures, (jobs for _, jobs in batches), strict=True))
+    if show_progress:
+        show_task_progress(futures)
+    outcomes: list[TargetOutcome] = []
+    for future in distributed.as_completed(futures):
+        outcomes.extend(_batch_outcomes(future, jobs_of[future]))
+    return outcomes
 
 
 def _check_existing(

@@ -9,7 +9,7 @@ import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +60,10 @@ class NormalsConfig:
         Leave out (and name) a model that has no input for a variable, or whose labels
         cannot be found, instead of failing the run: for runs over every model of an
         archive, where not every model has every variable.
+    storage_options
+        Options of :mod:`climaflow.io` for reading remote inputs (credentials, client and
+        retry options; see :mod:`climaflow.io.objects`). Directory listings use fsspec's
+        own configuration.
     """
 
     input: str
@@ -78,6 +82,7 @@ class NormalsConfig:
     grid_label: str | None = None
     allow_incomplete_years: bool = False
     skip_models_without_inputs: bool = False
+    storage_options: Mapping[str, Any] | None = field(default=None, hash=False)
 
     def __post_init__(self) -> None:
         validate_window(self.window, self.min_years)
@@ -158,16 +163,7 @@ def plan_normals(config: NormalsConfig) -> NormalsPlan:
     ValueError, UnsupportedCalendarError
         For a region outside the grid or an unsupported calendar.
     """
-    windows: dict[tuple[str, int], TargetWindow] = {}
-    for scenario in config.scenarios:
-        for window in target_windows(
-            scenario,
-            periods=config.periods,
-            window=config.window,
-            target_years=config.target_years,
-            last_historical_year=config.last_historical_year,
-        ):
-            windows.setdefault((window.scenario, window.target_year), window)
+    windows = _windows(config)
     needed: dict[str, set[int]] = defaultdict(set)
     for window in windows.values():
         for source, year in window.year_sources:
@@ -190,7 +186,9 @@ def plan_normals(config: NormalsConfig) -> NormalsPlan:
                     source: archive.year_inputs(variable, source, years)
                     for source, years in needed.items()
                 }
-                grid = grids[(model, variable)] = _inspect_first(archive, variable, inputs)
+                grid = grids[(model, variable)] = _inspect_first(
+                    archive, variable, inputs, config.storage_options
+                )
             except (FileNotFoundError, UnknownModelError) as error:
                 if not config.skip_models_without_inputs:
                     raise
@@ -207,8 +205,26 @@ def plan_normals(config: NormalsConfig) -> NormalsPlan:
     )
 
 
+def _windows(config: NormalsConfig) -> dict[tuple[str, int], TargetWindow]:
+    """Every target window of the run, by (scenario, target year); historical ones once."""
+    windows: dict[tuple[str, int], TargetWindow] = {}
+    for scenario in config.scenarios:
+        for window in target_windows(
+            scenario,
+            periods=config.periods,
+            window=config.window,
+            target_years=config.target_years,
+            last_historical_year=config.last_historical_year,
+        ):
+            windows.setdefault((window.scenario, window.target_year), window)
+    return windows
+
+
 def _inspect_first(
-    archive: Archive, variable: str, inputs: Mapping[str, Mapping[int, YearInput]]
+    archive: Archive,
+    variable: str,
+    inputs: Mapping[str, Mapping[int, YearInput]],
+    storage_options: Mapping[str, Any] | None,
 ) -> InputGrid:
     first_input = next((i for by_year in inputs.values() for i in by_year.values()), None)
     if first_input is None:
@@ -216,7 +232,7 @@ def _inspect_first(
             f"no input for variable {variable!r} in {archive.describe()} "
             f"(scenarios {', '.join(sorted(inputs))})"
         )
-    return inspect_input(first_input)
+    return inspect_input(first_input, storage_options=storage_options)
 
 
 def _target_job(

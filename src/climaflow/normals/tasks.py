@@ -1,7 +1,7 @@
 """The task functions of the normals graph: reduce one input year, compute and write a batch.
 
-Both run on workers. :func:`reduce_year` reads one year of one variable in one region and
-reduces it to per-day sums and counts; :func:`compute_batch` computes its target years'
+Both run on workers. :func:`reduce_year` reads one year of one variable once, for every
+region, and reduces each region to per-day sums and counts; :func:`compute_batch` computes its target years'
 window means (:func:`~climaflow.normals.window.window_mean`) and writes their files.
 Failures are returned as data (a :class:`YearResult` with an ``error``, a ``failed``
 outcome), never raised.
@@ -16,7 +16,7 @@ import numpy as np
 import xarray as xr
 from dask.sizeof import sizeof
 
-from climaflow.normals.archive import YearInput, read_year
+from climaflow.normals.archive import YearInput, read_year_regions
 from climaflow.normals.calendar import years_and_days
 from climaflow.normals.compute import dayofyear_sums
 from climaflow.normals.outcomes import Status, TargetOutcome, missing_inputs, outcome_of
@@ -55,8 +55,9 @@ sizeof.register(YearResult, _sizeof_year_result)
 
 @dataclass(frozen=True)
 class BatchSpec:
-    """What a batch task needs besides the year results."""
+    """What a batch task needs besides the year results (``region``: the jobs' region name)."""
 
+    region: str
     jobs: tuple[TargetJob, ...]
     replacing: frozenset[Path]
     lat: xr.DataArray
@@ -69,21 +70,36 @@ class BatchSpec:
 
 def reduce_year(
     source: YearInput,
-    slices: RegionSlices,
+    regions: tuple[RegionSlices, ...],
     grid: tuple[np.ndarray, np.ndarray],
     allow_incomplete: bool,
+    storage_options: Mapping[str, Any] | None = None,
     after: object = None,
-) -> YearResult:
-    """Task: one input year's per-day sums and counts in a region (see :class:`YearResult`).
+) -> dict[str, YearResult]:
+    """Task: one input year's per-day sums and counts in each region, by region name.
 
-    The input must be on ``grid`` (the planned ``(lat, lon)``). Undeclared fill values are
-    masked and counted; a year lacking some of its calendar's days is left out unless
-    ``allow_incomplete``. ``after`` is ignored: it is the batch this read waits for, so that
-    reading runs at most :data:`READ_AHEAD_BATCHES` batches ahead of writing. Errors (missing
-    variable, corrupt file, other grid...) are returned, not raised.
+    The input is read once for all ``regions`` (fetched once when remote) and must be on
+    ``grid`` (the planned ``(lat, lon)``). Undeclared fill values are masked and counted; a
+    year lacking some of its calendar's days is left out unless ``allow_incomplete``.
+    ``after`` is ignored: it is the batch this read waits for, so that reading runs at most
+    :data:`~climaflow.normals.graph.READ_AHEAD_BATCHES` batches ahead of writing. Errors
+    (missing variable, corrupt file, other grid...) are returned in every region's
+    :class:`YearResult`, not raised.
     """
     try:
-        data = read_year(source, slices, grid)
+        subsets = read_year_regions(source, regions, grid, storage_options=storage_options)
+    except Exception as error:
+        failed = YearResult(source.scenario, source.year, source.location, error=f"{error}")
+        return {slices.region.name: failed for slices in regions}
+    return {
+        slices.region.name: _year_result(source, data, allow_incomplete)
+        for slices, data in zip(regions, subsets, strict=True)
+    }
+
+
+def _year_result(source: YearInput, data: xr.DataArray, allow_incomplete: bool) -> YearResult:
+    """Reduce one region's year of values to per-day sums (and counts for sub-daily data)."""
+    try:
         yearly = dayofyear_sums(data, allow_incomplete_years=True)
     except Exception as error:
         return YearResult(source.scenario, source.year, source.location, error=f"{error}")
@@ -114,64 +130,60 @@ def reduce_year(
     )
 
 
-def compute_batch(batch: BatchSpec, *years: YearResult) -> list[TargetOutcome]:
-    """Task: the normals of a batch's target years, each written to its file."""
-    results = {(r.scenario, r.year): r for r in years}
-    outcomes = []
-    for job in sorted(batch.jobs, key=lambda job: job.target_year):
-        window = [results[(i.scenario, i.year)] for i in job.inputs]
-        used = sorted((r for r in window if r.error is None), key=lambda r: r.year)
-        left_out = missing_inputs(job) + tuple(
-            (r.scenario, r.year, r.error or "") for r in window if r.error is not None
+def compute_batch(batch: BatchSpec, *years: Mapping[str, YearResult]) -> list[TargetOutcome]:
+    """Task: the normals of a batch's target years, each written to its file.
+
+    ``years`` are :func:`reduce_year` results; the batch takes its region's.
+    """
+    in_region = (by_region[batch.region] for by_region in years)
+    results = {(r.scenario, r.year): r for r in in_region}
+    return [
+        _target_outcome(batch, job, [results[(i.scenario, i.year)] for i in job.inputs])
+        for job in sorted(batch.jobs, key=lambda job: job.target_year)
+    ]
+
+
+def _target_outcome(batch: BatchSpec, job: TargetJob, window: list[YearResult]) -> TargetOutcome:
+    """Compute and write one target's normal from its window's year results."""
+    used = sorted((r for r in window if r.error is None), key=lambda r: r.year)
+    left_out = missing_inputs(job) + tuple(
+        (r.scenario, r.year, r.error or "") for r in window if r.error is not None
+    )
+    fills = tuple((r.location, r.masked_fills) for r in window if r.masked_fills)
+    if len(used) < batch.min_years:
+        return outcome_of(
+            job,
+            Status.TOO_FEW_YEARS,
+            left_out=left_out,
+            masked_fills=fills,
+            message=f"{len(used)} of {batch.window} window years usable; {batch.min_years} needed",
         )
-        fills = tuple((r.location, r.masked_fills) for r in window if r.masked_fills)
-        if len(used) < batch.min_years:
-            outcomes.append(
-                outcome_of(
-                    job,
-                    Status.TOO_FEW_YEARS,
-                    left_out=left_out,
-                    masked_fills=fills,
-                    message=f"{len(used)} of {batch.window} window years usable; "
-                    f"{batch.min_years} needed",
-                )
-            )
-            continue
-        try:
-            normal = window_mean(
-                ((r.sums, r.counts) for r in used if r.sums is not None),
-                min_years=batch.min_years,
-            )
-            metadata = NormalMetadata(
-                variable=job.variable,
-                target_year=job.target_year,
-                period=job.window.period,
-                scenario=job.scenario,
-                model=job.model,
-                calendar=batch.calendar,
-                region=job.region,
-                window=batch.window,
-                min_years=batch.min_years,
-                inputs_fingerprint=job.fingerprint,
-                source_years=tuple(r.year for r in used),
-                source_scenarios=tuple(r.scenario for r in used),
-                variable_attrs=batch.variable_attrs,
-            )
-            write_normal(normal_dataset(normal, batch.lat, batch.lon, metadata), job.path)
-        except Exception as error:
-            outcomes.append(outcome_of(job, Status.FAILED, left_out=left_out, message=f"{error}"))
-            continue
-        status = Status.RECOMPUTED if job.path in batch.replacing else Status.WRITTEN
-        outcomes.append(
-            outcome_of(
-                job,
-                status,
-                source_years=metadata.source_years,
-                left_out=left_out,
-                masked_fills=fills,
-            )
+    metadata = NormalMetadata(
+        variable=job.variable,
+        target_year=job.target_year,
+        period=job.window.period,
+        scenario=job.scenario,
+        model=job.model,
+        calendar=batch.calendar,
+        region=job.region,
+        window=batch.window,
+        min_years=batch.min_years,
+        inputs_fingerprint=job.fingerprint,
+        source_years=tuple(r.year for r in used),
+        source_scenarios=tuple(r.scenario for r in used),
+        variable_attrs=batch.variable_attrs,
+    )
+    try:
+        normal = window_mean(
+            ((r.sums, r.counts) for r in used if r.sums is not None), min_years=batch.min_years
         )
-    return outcomes
+        write_normal(normal_dataset(normal, batch.lat, batch.lon, metadata), job.path)
+    except Exception as error:
+        return outcome_of(job, Status.FAILED, left_out=left_out, message=f"{error}")
+    status = Status.RECOMPUTED if job.path in batch.replacing else Status.WRITTEN
+    return outcome_of(
+        job, status, source_years=metadata.source_years, left_out=left_out, masked_fills=fills
+    )
 
 
 def kept_attrs(attrs: Mapping[str, Any], names: Iterable[str]) -> dict[str, Any]:
