@@ -162,29 +162,64 @@ def cluster_client(
     """
     scheduler = scheduler or os.environ.get(SCHEDULER_ADDRESS_ENV)
     if scheduler:
-        timeout = dask.config.get("distributed.comm.timeouts.connect")
-        try:
-            client = Client(scheduler, timeout=timeout)
-        except (OSError, TimeoutError) as error:
-            raise ClusterError(
-                f"no dask scheduler answers at {scheduler} (within {timeout}): start one with "
-                "`dask scheduler` and workers with `dask worker ADDRESS`, or leave out "
-                "--scheduler/DASK_SCHEDULER_ADDRESS to use a LocalCluster"
-            ) from error
-        with client:
-            logger.info("Connected to %s; dashboard: %s", scheduler, client.dashboard_link)
-            check_workers(client, writable_paths)
-            yield client
-        return
+        chosen = _scheduler_client(scheduler, writable_paths)
+    elif cluster in ("slurm", "pbs"):
+        chosen = _jobqueue_client(cluster, n_jobs=n_workers or 1)
+    else:
+        size = default_local_cluster_size(n_workers, threads_per_worker, memory_limit_bytes)
+        chosen = _local_cluster_client(size, dashboard_address)
+    with chosen as client:
+        yield client
 
-    if cluster in ("slurm", "pbs"):
-        with jobqueue_cluster(cluster) as jobs, Client(jobs) as client:
-            jobs.scale(jobs=n_workers or 1)
-            logger.info("Submitted %d %s worker jobs", n_workers or 1, cluster)
-            yield client
-        return
 
-    size = default_local_cluster_size(n_workers, threads_per_worker, memory_limit_bytes)
+@contextmanager
+def _scheduler_client(
+    scheduler: str, writable_paths: Sequence[str | Path] = ()
+) -> Iterator[Client]:
+    """Yield a client of the running ``dask scheduler`` at ``scheduler``; close it after.
+
+    The scheduler's workers are checked first (see :func:`check_workers`).
+
+    Raises
+    ------
+    ClusterError
+        When no scheduler answers within ``distributed.comm.timeouts.connect``, or its
+        workers cannot run climaflow or write ``writable_paths``.
+    """
+    timeout = dask.config.get("distributed.comm.timeouts.connect")
+    try:
+        client = Client(scheduler, timeout=timeout)
+    except (OSError, TimeoutError) as error:
+        raise ClusterError(
+            f"no dask scheduler answers at {scheduler} (within {timeout}): start one with "
+            "`dask scheduler` and workers with `dask worker ADDRESS`, or leave out "
+            "--scheduler/DASK_SCHEDULER_ADDRESS to use a LocalCluster"
+        ) from error
+    with client:
+        logger.info("Connected to %s; dashboard: %s", scheduler, client.dashboard_link)
+        check_workers(client, writable_paths)
+        yield client
+
+
+@contextmanager
+def _jobqueue_client(kind: Literal["slurm", "pbs"], *, n_jobs: int) -> Iterator[Client]:
+    """Yield a client of a dask-jobqueue cluster of ``n_jobs`` worker jobs; close both after.
+
+    The cluster is configured by dask's ``jobqueue.{kind}`` settings (see
+    :func:`jobqueue_cluster`).
+    """
+    with jobqueue_cluster(kind) as jobs, Client(jobs) as client:
+        jobs.scale(jobs=n_jobs)
+        logger.info("Submitted %d %s worker jobs", n_jobs, kind)
+        yield client
+
+
+@contextmanager
+def _local_cluster_client(size: LocalClusterSize, dashboard_address: str) -> Iterator[Client]:
+    """Yield a client of a new ``LocalCluster`` of ``size``; close both after.
+
+    ``dashboard_address`` is where the cluster serves its dashboard (``":0"``: a free port).
+    """
     logger.info("Starting a LocalCluster: %s", size.describe())
     with (
         LocalCluster(

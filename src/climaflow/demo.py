@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 import numpy as np
 import xarray as xr
@@ -21,10 +22,10 @@ from distributed import Client
 from climaflow.datasets.gfs_forecast import GfsForecastRegionJob, make_gfs_template
 from climaflow.datasets.nex_gddp_cmip6 import NexGddpRegionJob, make_nex_gddp_template
 from climaflow.datasets.nex_gddp_cmip6.template import nex_gddp_grid
-from climaflow.normals import NormalsConfig, get_region, run_normals
+from climaflow.normals import NormalsConfig, Region, get_region, run_normals
 from climaflow.reformat.runner import reformat
 from climaflow.testing.gfs_archive import write_synthetic_gfs_archive
-from climaflow.testing.http_server import serve_directory
+from climaflow.testing.http_server import LoopbackServer, serve_directory
 from climaflow.testing.nex_gddp_archive import write_synthetic_nex_gddp_archive
 
 GFS_INIT_TIMES = (np.datetime64("2024-01-01T00", "ns"), np.datetime64("2024-01-01T06", "ns"))
@@ -78,109 +79,172 @@ def run_demo(
     size: DemoSize = FULL,
     report: Callable[[str], None] = print,
 ) -> dict[str, Path]:
-    """Run the demo in ``workdir`` on ``client``; return where its outputs are."""
+    """Run the demo in ``workdir`` on ``client``; return where its outputs are.
+
+    ``report`` receives every line the demo prints. The outputs are ``"gfs"`` and ``"nex"``
+    (Zarr v3 stores) and ``"normals"`` (a directory of NetCDF files).
+    """
     workdir.mkdir(parents=True, exist_ok=True)
-    gfs_root, nex_root = workdir / "archives" / "gfs", workdir / "archives" / "nex-gddp-cmip6"
+    archives, downloads = workdir / "archives", workdir / "downloads"
     outputs = {
         "gfs": workdir / "gfs-forecast.zarr",
         "nex": workdir / f"nex-gddp-cmip6-{NEX_MODEL}-historical.zarr",
         "normals": workdir / "normals",
     }
     region = get_region(NORMALS_REGION)
+    bounds = NexBounds.around(region)
 
     with step("Writing synthetic archives (GRIB2 with eccodes, NetCDF4 with netCDF4)", report):
-        write_synthetic_gfs_archive(gfs_root, GFS_INIT_TIMES, size.gfs_leads, size.gfs_resolution)
-        lat_bounds = (region.lat_min - 4, region.lat_max + 4)
-        lon_bounds = (region.lon_min - 4, region.lon_max + 4)
-        for scenario, years in (
-            ("historical", size.historical_years),
-            (NORMALS_SCENARIO, size.scenario_years),
-        ):
-            write_synthetic_nex_gddp_archive(
-                nex_root,
-                model=NEX_MODEL,
-                scenario=scenario,
-                variables=NEX_VARIABLES,
-                years=years,
-                seed=0,
-                resolution_degrees=NEX_RESOLUTION,
-                lat_bounds=lat_bounds,
-                lon_bounds=lon_bounds,
-            )
-        report(f"   GFS: {len(GFS_INIT_TIMES)} init times x {len(size.gfs_leads)} leads")
-        report(
-            f"   NEX-GDDP: {NEX_MODEL} {', '.join(NEX_VARIABLES)}, "
-            f"{size.historical_years[0]}-{size.scenario_years[-1]}"
-        )
+        _write_archives(archives, size, bounds, report)
 
-    with serve_directory(workdir / "archives") as server:
+    with serve_directory(archives) as server:
         report(f"\nServing the archives at {server.url}")
-
         with step("Reformatting gfs-forecast into Zarr v3", report):
-            template = make_gfs_template(
-                resolution_degrees=size.gfs_resolution,
-                lead_times_hours=size.gfs_leads,
-                init_time_start=GFS_INIT_TIMES[0],
-                chunks=(1, len(size.gfs_leads), 37, 36),
-                shards=(1, len(size.gfs_leads), 37 * 2, 72),
-            )
-            result = reformat(
-                template,
-                GfsForecastRegionJob,
-                outputs["gfs"],
-                start=GFS_INIT_TIMES[0],
-                end=GFS_INIT_TIMES[-1] + np.timedelta64(6, "h"),
-                client=client,
-                show_progress=True,
-                source_url=f"{server.url}/gfs",
-                download_dir=workdir / "downloads",
-            )
-            ranged = [r for r in server.requests if r.range is not None]
-            report(f"   {_counts(result.status_counts())}")
-            report(f"   {len(ranged)} byte-range requests fetched the needed GRIB messages only")
-
+            _reformat_gfs(server, outputs["gfs"], downloads, client, size, report)
         with step("Reformatting nex-gddp-cmip6 (3 years) into Zarr v3", report):
-            lat, lon = nex_gddp_grid(NEX_RESOLUTION, lat_bounds=lat_bounds, lon_bounds=lon_bounds)
-            first = size.historical_years[0]  # the store starts with the scenario's first year
-            result = reformat(
-                make_nex_gddp_template(
-                    model=NEX_MODEL,
-                    variables=NEX_VARIABLES,
-                    resolution_degrees=NEX_RESOLUTION,
-                    lat_bounds=lat_bounds,
-                    lon_bounds=lon_bounds,
-                    chunks=(73, lat.size, lon.size),
-                    shards=(365, lat.size, lon.size),
-                ),
-                NexGddpRegionJob,
+            _reformat_nex(
+                f"{server.url}/nex-gddp-cmip6",
                 outputs["nex"],
-                start=first,
-                end=first + 3,
-                client=client,
-                show_progress=True,
-                source_url=f"{server.url}/nex-gddp-cmip6",
-                download_dir=workdir / "downloads",
+                downloads,
+                client,
+                size,
+                bounds,
+                report,
             )
-            report(f"   {_counts(result.status_counts())}")
 
     with step(f"Computing 30-year daily normals ({NORMALS_REGION}, {NORMALS_SCENARIO})", report):
-        summary = run_normals(
-            NormalsConfig(
-                input=str(nex_root),
-                output=outputs["normals"],
-                models=(NEX_MODEL,),
-                variables=NEX_VARIABLES,
-                regions=(region,),
-                scenarios=(NORMALS_SCENARIO,),
-                target_years=size.normals_target_years,
-            ),
-            client,
-            show_progress=True,
-        )
-        report(summary.table())
+        normals = _normals_config(archives / "nex-gddp-cmip6", outputs["normals"], region, size)
+        report(run_normals(normals, client, show_progress=True).table())
 
     _report_outputs(outputs, report)
     return outputs
+
+
+@dataclass(frozen=True)
+class NexBounds:
+    """The latitudes and longitudes the synthetic NEX-GDDP archive covers, in degrees."""
+
+    lat: tuple[float, float]
+    lon: tuple[float, float]
+
+    @classmethod
+    def around(cls, region: Region, margin: float = 4) -> Self:
+        """``region``'s bounding box widened by ``margin`` degrees on every side."""
+        return cls(
+            lat=(region.lat_min - margin, region.lat_max + margin),
+            lon=(region.lon_min - margin, region.lon_max + margin),
+        )
+
+
+def _write_archives(
+    archives: Path, size: DemoSize, bounds: NexBounds, report: Callable[[str], None]
+) -> None:
+    """Write the synthetic GFS archive under ``archives/gfs`` and the NEX-GDDP one (historical
+    and scenario years) under ``archives/nex-gddp-cmip6``; report what they hold."""
+    write_synthetic_gfs_archive(
+        archives / "gfs", GFS_INIT_TIMES, size.gfs_leads, size.gfs_resolution
+    )
+    for scenario, years in (
+        ("historical", size.historical_years),
+        (NORMALS_SCENARIO, size.scenario_years),
+    ):
+        write_synthetic_nex_gddp_archive(
+            archives / "nex-gddp-cmip6",
+            model=NEX_MODEL,
+            scenario=scenario,
+            variables=NEX_VARIABLES,
+            years=years,
+            seed=0,
+            resolution_degrees=NEX_RESOLUTION,
+            lat_bounds=bounds.lat,
+            lon_bounds=bounds.lon,
+        )
+    report(f"   GFS: {len(GFS_INIT_TIMES)} init times x {len(size.gfs_leads)} leads")
+    report(
+        f"   NEX-GDDP: {NEX_MODEL} {', '.join(NEX_VARIABLES)}, "
+        f"{size.historical_years[0]}-{size.scenario_years[-1]}"
+    )
+
+
+def _reformat_gfs(
+    server: LoopbackServer,
+    store: Path,
+    downloads: Path,
+    client: Client,
+    size: DemoSize,
+    report: Callable[[str], None],
+) -> None:
+    """Reformat the served GFS archive into ``store``; report the files' statuses and how
+    many byte-range requests the server answered."""
+    template = make_gfs_template(
+        resolution_degrees=size.gfs_resolution,
+        lead_times_hours=size.gfs_leads,
+        init_time_start=GFS_INIT_TIMES[0],
+        chunks=(1, len(size.gfs_leads), 37, 36),
+        shards=(1, len(size.gfs_leads), 37 * 2, 72),
+    )
+    result = reformat(
+        template,
+        GfsForecastRegionJob,
+        store,
+        start=GFS_INIT_TIMES[0],
+        end=GFS_INIT_TIMES[-1] + np.timedelta64(6, "h"),
+        client=client,
+        show_progress=True,
+        source_url=f"{server.url}/gfs",
+        download_dir=downloads,
+    )
+    ranged = [r for r in server.requests if r.range is not None]
+    report(f"   {_counts(result.status_counts())}")
+    report(f"   {len(ranged)} byte-range requests fetched the needed GRIB messages only")
+
+
+def _reformat_nex(
+    source_url: str,
+    store: Path,
+    downloads: Path,
+    client: Client,
+    size: DemoSize,
+    bounds: NexBounds,
+    report: Callable[[str], None],
+) -> None:
+    """Reformat the first three historical years of the NEX-GDDP archive at ``source_url``
+    into ``store``; report the files' statuses."""
+    lat, lon = nex_gddp_grid(NEX_RESOLUTION, lat_bounds=bounds.lat, lon_bounds=bounds.lon)
+    first = size.historical_years[0]  # the store starts with the scenario's first year
+    result = reformat(
+        make_nex_gddp_template(
+            model=NEX_MODEL,
+            variables=NEX_VARIABLES,
+            resolution_degrees=NEX_RESOLUTION,
+            lat_bounds=bounds.lat,
+            lon_bounds=bounds.lon,
+            chunks=(73, lat.size, lon.size),
+            shards=(365, lat.size, lon.size),
+        ),
+        NexGddpRegionJob,
+        store,
+        start=first,
+        end=first + 3,
+        client=client,
+        show_progress=True,
+        source_url=source_url,
+        download_dir=downloads,
+    )
+    report(f"   {_counts(result.status_counts())}")
+
+
+def _normals_config(nex_root: Path, output: Path, region: Region, size: DemoSize) -> NormalsConfig:
+    """The demo's normals run: both variables, one region, the scenario's target years."""
+    return NormalsConfig(
+        input=str(nex_root),
+        output=output,
+        models=(NEX_MODEL,),
+        variables=NEX_VARIABLES,
+        regions=(region,),
+        scenarios=(NORMALS_SCENARIO,),
+        target_years=size.normals_target_years,
+    )
 
 
 def _counts(status_counts: dict[str, dict[str, int]]) -> str:

@@ -11,13 +11,8 @@ import xarray as xr
 from aiohttp import web
 
 from climaflow.datasets.nex_gddp_cmip6.models import UnknownModelError
-from climaflow.normals.archive import (
-    NexGddpArchive,
-    ZarrArchive,
-    inspect_input,
-    open_archive,
-    read_year,
-)
+from climaflow.normals.archive import NexGddpArchive, ZarrArchive, open_archive
+from climaflow.normals.read import inspect_input, read_year
 from climaflow.normals.regions import Region, region_slices
 from climaflow.testing.nex_gddp_archive import (
     daily_dates,
@@ -62,45 +57,6 @@ def test_newest_version_wins_and_missing_years_are_absent(archive_root):
         UnknownModelError, match=r"'OtherModel' is not listed in .*--variant/--grid"
     ):
         NexGddpArchive(archive_root, "OtherModel").year_inputs("tas", "historical", [2000])
-
-
-def test_read_year_cuts_the_region_by_index_slices(archive_root):
-    inputs = NexGddpArchive(archive_root, MODEL).year_inputs("tas", "historical", [2000, 2001])
-    slices = region_slices(REGION, LAT, LON)
-    data = read_year(inputs[2000], slices)
-    assert data.dims == ("time", "lat", "lon") and data.shape == (365, 2, 2)
-    np.testing.assert_array_equal(data.lon, [251.5, 252.5])
-    np.testing.assert_array_equal(data.values, expected_subset("tas", 2000))
-    revised = read_year(inputs[2001], slices)
-    np.testing.assert_array_equal(revised.values, expected_subset("tas", 2001, "v1.1"))
-
-
-def test_inspect_reads_grid_calendar_and_attributes(archive_root):
-    source = NexGddpArchive(archive_root, MODEL).year_inputs("pr", "historical", [2000])[2000]
-    grid = inspect_input(source)
-    np.testing.assert_array_equal(grid.lat, LAT)
-    np.testing.assert_array_equal(grid.lon, LON)
-    assert grid.calendar == "noleap" and grid.dtype == np.float32
-    assert grid.variable_attrs["units"] == "kg m-2 s-1"
-    assert grid.lat_attrs["units"] == "degrees_north"
-
-
-def test_unreadable_inputs_are_clear_errors(tmp_path):
-    write_synthetic_nex_gddp_archive(tmp_path, model=MODEL, years=[2000, 2001], lat=LAT, lon=LON)
-    write_synthetic_nex_gddp_archive(
-        tmp_path, model=MODEL, scenario="ssp245", years=[2050], lat=LAT, lon=LON, calendar="360_day"
-    )
-    archive = NexGddpArchive(tmp_path, MODEL)
-    inputs = archive.year_inputs("tas", "historical", [2000, 2001])
-    slices = region_slices(REGION, LAT, LON)
-    corrupt = Path(inputs[2000].location)
-    corrupt.write_bytes(corrupt.read_bytes()[:2000])
-    with pytest.raises(OSError, match=f"cannot open {corrupt}"):
-        read_year(inputs[2000], slices)
-    renamed = Path(inputs[2001].location)
-    with pytest.raises(ValueError, match=f"{renamed} has no variable 'pr'"):
-        read_year(inputs[2001].__class__(**{**inputs[2001].__dict__, "variable": "pr"}), slices)
-    assert inspect_input(archive.year_inputs("tas", "ssp245", [2050])[2050]).calendar == "360_day"
 
 
 def write_zarr_stores(archive_root: Path, store_template: str) -> None:

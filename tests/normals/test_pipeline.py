@@ -363,7 +363,7 @@ def test_over_http_each_input_is_fetched_about_once_per_run(tmp_path, client):
     once (planning reads one header per variable by byte ranges), and the outputs equal
     those of the same run on the local files."""
     root = tmp_path / "archive"
-    lat = np.arange(46.25, 60, 0.5)  # 28 x 44 cells: files of about 1.8 MB
+    lat = np.arange(46.25, 60, 0.5)  # 28 x 44 cells: files of about 0.8 MB
     lon = np.arange(170.25, 192, 0.5)
     write_synthetic_nex_gddp_archive(
         root, model=MODEL, variables=["tas", "pr"], years=range(1990, 2001), lat=lat, lon=lon

@@ -88,7 +88,7 @@ class ExampleSourceFileCoord(SourceFileCoord):
 
 
 class ExampleRegionJob(RegionJob[DataVar, ExampleSourceFileCoord]):
-    def __init__(self, *, source_root: Path, **kwargs: Any) -> None:
+    def __init__(self, *, source_root: Path | str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.source_root = str(source_root)
 
@@ -102,7 +102,12 @@ class ExampleRegionJob(RegionJob[DataVar, ExampleSourceFileCoord]):
         ]
 
     def download_file(self, coord: ExampleSourceFileCoord) -> Path:
-        return download(coord.get_url(), self.download_dir / Path(coord.get_url()).name)
+        # one folder per variable: every variable's files have the same names
+        return download(
+            coord.get_url(),
+            self.download_dir / coord.variable / Path(coord.get_url()).name,
+            storage_options=self.source_storage_options,
+        )
 
     def read_data(self, coord: ExampleSourceFileCoord, data_var: DataVar) -> np.ndarray:
         assert coord.downloaded_path is not None

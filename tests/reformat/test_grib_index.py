@@ -14,20 +14,20 @@ import numpy as np
 import pytest
 
 from climaflow.datasets.gfs_forecast import GfsDataVar, make_gfs_template
+from climaflow.datasets.gfs_forecast.data_var import StatisticWindow
 from climaflow.datasets.gfs_forecast.region_job import select_message, select_messages
-from climaflow.datasets.gfs_forecast.template import StatisticWindow
+from climaflow.reformat.forecast_time import ForecastTime
 from climaflow.reformat.grib_index import (
-    ForecastTime,
     IndexEntry,
     coalesce_ranges,
     drop_duplicate_lines,
     http_range_header,
-    parse_forecast,
     parse_index,
     select,
 )
 from climaflow.reformat.template import ProcessingAttrs
 from climaflow.testing import serve_directory
+from tests.reformat.test_forecast_time import FORECAST_FIELDS, UNSUPPORTED_FORECAST_FIELDS
 
 GFS_F000 = "reformatters__gfs.t00z.pgrb2.0p25.f000.idx"
 GFS_F007 = "reformatters__gfs.t00z.pgrb2.0p25.f007.idx"
@@ -186,52 +186,15 @@ def test_select_forecast_pattern_does_not_match_substrings() -> None:
 # ------------------------------------------------------------------------ forecast fields
 
 
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("anl", ForecastTime(0, 0)),
-        ("7 hour fcst", ForecastTime(7, 7)),
-        ("24 hour fcst", ForecastTime(24, 24)),
-        ("432 hour fcst", ForecastTime(432, 432)),
-        ("1 day fcst", ForecastTime(24, 24)),
-        ("30 min fcst", ForecastTime(0.5, 0.5)),
-        ("6-7 hour acc fcst", ForecastTime(6, 7, "acc")),
-        ("0-7 hour acc fcst", ForecastTime(0, 7, "acc")),
-        ("0-6 hour acc fcst", ForecastTime(0, 6, "acc")),
-        ("18-24 hour acc fcst", ForecastTime(18, 24, "acc")),
-        ("0-1 day acc fcst", ForecastTime(0, 24, "acc")),
-        ("0-2 day acc fcst", ForecastTime(0, 48, "acc")),
-        ("1-2 day ave fcst", ForecastTime(24, 48, "ave")),
-        ("6-7 hour ave fcst", ForecastTime(6, 7, "ave")),
-        ("6-7 hour max fcst", ForecastTime(6, 7, "max")),
-        ("6-7 hour min fcst", ForecastTime(6, 7, "min")),
-        ("120-123 hour acc fcst", ForecastTime(120, 123, "acc")),
-        ("426-432 hour max fcst", ForecastTime(426, 432, "max")),
-        ("0-90 min acc fcst", ForecastTime(0, 1.5, "acc")),
-    ],
-)
-def test_parse_forecast_fields_into_hours(text: str, expected: ForecastTime) -> None:
-    assert parse_forecast(text) == expected
+@pytest.mark.parametrize(("text", "expected"), FORECAST_FIELDS)
+def test_entries_carry_their_forecast_time(text: str, expected: ForecastTime) -> None:
     (entry,) = parse_index(f"1:0:d=2025080100:APCP:surface:{text}:ENS=+1")
     assert entry.forecast_time == expected
     assert entry.extra == "ENS=+1"
 
 
-@pytest.mark.parametrize(
-    "text",
-    [
-        "74-180 hour ave@(fcst,dt=10 hour)",
-        "ensemble acc-3 valid 174 hour",
-        "0-1 month ave fcst",
-        "2 hour-(4 day+2 hour) acc fcst",
-        "7-6 hour acc fcst",
-        "7 hour",
-        "",
-    ],
-)
-def test_unsupported_forecast_fields(text: str) -> None:
-    with pytest.raises(ValueError, match=re.escape(repr(text))):
-        parse_forecast(text)
+@pytest.mark.parametrize("text", UNSUPPORTED_FORECAST_FIELDS)
+def test_entries_with_unsupported_forecast_fields(text: str) -> None:
     (entry,) = parse_index(f"1:0:d=2025080100:APCP:surface:{text}:")
     assert entry.forecast_time is None
 

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from climaflow.reformat.grib_index import parse_forecast, parse_index, select
+from climaflow.reformat.forecast_time import parse_forecast
+from climaflow.reformat.grib_index import parse_index, select
 from climaflow.testing.gfs_archive import (
     CONVECTIVE_FRACTION,
     DEFAULT_VARIABLES,

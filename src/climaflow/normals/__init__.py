@@ -18,9 +18,7 @@ from climaflow.normals.compute import (
     MissingYearsWarning,
     TooFewYearsWarning,
     UndeclaredFillWarning,
-    YearlySums,
     daily_normals,
-    dayofyear_sums,
     normals_from_sums,
 )
 from climaflow.normals.outcomes import NormalsSummary, Status, TargetOutcome
@@ -42,6 +40,7 @@ from climaflow.normals.pipeline import run_normals
 from climaflow.normals.plan import NormalsConfig, plan_normals
 from climaflow.normals.regions import REGIONS, Region, get_region, region_slices
 from climaflow.normals.window import window_mean
+from climaflow.normals.yearly import YearlySums, dayofyear_sums
 
 __all__ = [
     "DEFAULT_PERIODS",

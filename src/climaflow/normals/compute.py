@@ -2,10 +2,10 @@
 
 The algorithm, in two steps:
 
-1. :func:`dayofyear_sums`: one flox reduction groups the time axis by (year, day of year:
-   1..365 with 29 February dropped, or 1..360 for the 360_day calendar) and gives each year's
-   per-day **sums** and **counts** of valid values. A year is read once, whatever the number
-   of target years. Undeclared fill values (non-finite, or ``|x| >= 1e20``) are masked like
+1. :func:`~climaflow.normals.yearly.dayofyear_sums`: one flox reduction groups the time axis
+   by (year, day of year: 1..365 with 29 February dropped, or 1..360 for the 360_day
+   calendar) and gives each year's per-day **sums** and **counts** of valid values. A year is
+   read once, whatever the number of target years. Undeclared fill values (non-finite, or ``|x| >= 1e20``) are masked like
    declared ones; years that lack some of their calendar's days are left out (with a warning)
    unless ``allow_incomplete_years``.
 2. :func:`normals_from_sums`: each window's mean with :func:`~climaflow.normals.window.window_mean`,
@@ -18,26 +18,16 @@ The algorithm, in two steps:
 import inspect
 import warnings
 from collections.abc import Hashable, Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Generic, TypeVar
 
 import numpy as np
 import xarray as xr
-from flox.xarray import xarray_reduce
 
-from climaflow.fills import UNDECLARED_FILL_THRESHOLD, undeclared_fill_mask
-from climaflow.normals.calendar import (
-    calendar_of,
-    check_calendar,
-    days_of_year,
-    incomplete_years,
-    years_and_days,
-)
+from climaflow.fills import UNDECLARED_FILL_THRESHOLD
+from climaflow.normals.calendar import days_of_year
 from climaflow.normals.periods import format_years, window_years
 from climaflow.normals.window import window_mean_along_last_axis
-
-T_Xarray = TypeVar("T_Xarray", xr.DataArray, xr.Dataset)
+from climaflow.normals.yearly import T_Xarray, YearlySums, dayofyear_sums
 
 #: CF conventions 7.4: a mean over years of the days' (daily) values.
 NORMALS_CELL_METHODS = "time: mean within years time: mean over years"
@@ -57,155 +47,6 @@ class IncompleteYearWarning(UserWarning):
 
 class UndeclaredFillWarning(UserWarning):
     """The input holds fill values (``|x| >= 1e20`` or non-finite) that no attribute declares."""
-
-
-@dataclass(frozen=True)
-class YearlySums(Generic[T_Xarray]):
-    """Per-year, per-day-of-year sums and counts of valid values.
-
-    ``sums`` and ``counts`` have dims ``("year", "dayofyear", *other_dims)``; the year axis
-    runs without gaps from the first to the last year of the input, ``dayofyear`` is 1..365
-    (1..360 for ``calendar`` 360_day). ``sums`` is NaN where a (year, day) has no valid value.
-    ``years`` lists the years used: those with time steps in the input, less
-    ``incomplete_years`` unless they were allowed. ``values_per_day`` is the most time steps
-    any (year, day) has: 1 for daily data, whose sums are then the values themselves, in the
-    input's float dtype (exactly), and whose counts follow from the sums (``valid_counts`` is
-    then ``None``); otherwise sums are float64 and ``valid_counts`` come from a flox count.
-    ``masked_fills`` counts the undeclared fill values masked (``None`` for lazy inputs).
-    """
-
-    sums: T_Xarray
-    years: tuple[int, ...]
-    values_per_day: int
-    calendar: str
-    valid_counts: T_Xarray | None = None
-    incomplete_years: tuple[int, ...] = ()
-    masked_fills: int | None = 0
-
-    @property
-    def counts(self) -> T_Xarray:
-        """Number of valid values per (year, day); for daily data, where ``sums`` is not NaN."""
-        if self.valid_counts is not None:
-            return self.valid_counts
-        return self.sums.notnull().astype(np.int32)
-
-
-def mask_fills(obj: T_Xarray) -> tuple[T_Xarray, int | None]:
-    """``obj`` with undeclared fill values as NaN, and how many there were (``None`` if lazy).
-
-    Fill values are values of floating variables that :func:`climaflow.fills.undeclared_fill_mask`
-    flags (infinite, or a magnitude of at least
-    :data:`~climaflow.fills.UNDECLARED_FILL_THRESHOLD`).
-    """
-    arrays = obj.data_vars.values() if isinstance(obj, xr.Dataset) else [obj]
-    if not any(np.issubdtype(array.dtype, np.floating) for array in arrays):
-        return obj, 0
-    fills = xr.apply_ufunc(undeclared_fill_mask, obj, dask="allowed")
-    masked = obj.where(~fills)
-    if obj.chunks:
-        return masked, None
-    counted = fills.sum()
-    if isinstance(counted, xr.Dataset):
-        return masked, sum(int(count) for count in counted.data_vars.values())
-    return masked, int(counted)
-
-
-def dayofyear_sums(
-    obj: T_Xarray,
-    *,
-    time_dim: Hashable = "time",
-    engine: str = "numbagg",
-    allow_incomplete_years: bool = False,
-) -> YearlySums[T_Xarray]:
-    """Each year's sums and counts of valid values per day of year.
-
-    One flox reduction grouped by (year, day of year) with every year and day expected, so
-    all years share the same day axis: 1..365 with 29 February dropped, or 1..360 for
-    360_day data.
-
-    Parameters
-    ----------
-    obj
-        Daily (or finer) data with a ``time_dim`` coordinate of datetimes (numpy or cftime)
-        and any other dimensions. For a Dataset, the data variables along ``time_dim`` are
-        reduced and the others dropped. Lazy (dask-backed) inputs are rechunked to one chunk
-        per year along time (when time is sorted) and give lazy results, one chunk per year.
-    engine
-        flox engine; ``"numbagg"`` is the fastest for these reductions.
-    allow_incomplete_years
-        Keep years that lack some of their calendar's days (e.g. a file ending on
-        30 November); by default they are left out.
-
-    Raises
-    ------
-    UnsupportedCalendarError
-        For a calendar climaflow has no day-of-year layout for.
-    ValueError
-        For an empty time axis, or when every year is incomplete.
-    """
-    time = obj[time_dim]
-    calendar = _calendar_of(time)
-    check_calendar(calendar, f"time coordinate {time_dim!r}")
-    if isinstance(obj, xr.Dataset):
-        obj = obj[[name for name, var in obj.data_vars.items() if time_dim in var.dims]]
-    years, dayofyear = years_and_days(time, calendar)
-    if years.size == 0:
-        raise ValueError(f"{time_dim!r} is empty: no data to compute normals from")
-    incomplete = incomplete_years(years, dayofyear, calendar)
-    kept = dayofyear > 0
-    if incomplete and not allow_incomplete_years:
-        kept &= ~np.isin(years, incomplete)
-    if not kept.any():
-        raise ValueError(f"every year is incomplete: {format_years(incomplete)}")
-    if not kept.all():
-        obj = obj.isel({time_dim: kept})
-        years, dayofyear = years[kept], dayofyear[kept]
-    values_per_day = int(np.unique(years * 1000 + dayofyear, return_counts=True)[1].max())
-    if obj.chunksizes and np.all(np.diff(years) >= 0):
-        # One chunk per year: files chunked by day (as NEX-GDDP's) would give a task per day.
-        obj = obj.chunk({time_dim: tuple(np.unique(years, return_counts=True)[1])})
-    obj, masked_fills = mask_fills(obj)
-    dtypes = obj.dtypes.values() if isinstance(obj, xr.Dataset) else [obj.dtype]
-    if values_per_day > 1 or not all(np.issubdtype(dtype, np.floating) for dtype in dtypes):
-        obj = obj.astype(np.float64)  # sums of several values accumulate in float64
-    sums, counts = _grouped_sums(
-        obj, time_dim, years, dayofyear, calendar, values_per_day > 1, engine
-    )
-    return YearlySums(
-        sums=sums,
-        years=tuple(int(year) for year in np.unique(years)),
-        values_per_day=values_per_day,
-        calendar=calendar,
-        valid_counts=counts,
-        incomplete_years=tuple(incomplete),
-        masked_fills=masked_fills,
-    )
-
-
-def _grouped_sums(
-    obj: T_Xarray,
-    time_dim: Hashable,
-    years: np.ndarray,
-    dayofyear: np.ndarray,
-    calendar: str,
-    with_counts: bool,
-    engine: str,
-) -> tuple[T_Xarray, T_Xarray | None]:
-    """flox sums (and, ``with_counts``, int32 counts) of valid values by (year, day of year)."""
-    by = (
-        xr.DataArray(years, dims=(time_dim,), name="year"),
-        xr.DataArray(dayofyear, dims=(time_dim,), name="dayofyear"),
-    )
-    groups = (np.arange(years.min(), years.max() + 1), days_of_year(calendar))
-    sums = xarray_reduce(
-        obj, *by, func="nansum", expected_groups=groups, min_count=1, engine=engine
-    ).transpose("year", "dayofyear", ...)
-    if not with_counts:
-        return sums, None
-    counts = xarray_reduce(
-        obj, *by, func="count", expected_groups=groups, fill_value=0, engine=engine
-    ).transpose("year", "dayofyear", ...)
-    return sums, counts.astype(np.int32)
 
 
 def normals_from_sums(
@@ -340,12 +181,6 @@ def warn_at_caller(message: str, category: type[Warning]) -> None:
     while frame is not None and frame.f_code.co_filename.startswith(package):
         frame, level = frame.f_back, level + 1
     warnings.warn(message, category, stacklevel=level)
-
-
-def _calendar_of(time: xr.DataArray) -> str:
-    if time.size == 0 or np.issubdtype(time.dtype, np.datetime64):
-        return "proleptic_gregorian"
-    return calendar_of(time)
 
 
 def _window_normal(

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from climaflow.datasets.nex_gddp_cmip6.models import UnknownModelError
-from climaflow.normals.archive import Archive, InputGrid, YearInput, inspect_input, open_archive
+from climaflow.normals.archive import Archive, YearInput, open_archive
 from climaflow.normals.compute import validate_window
 from climaflow.normals.output import normal_path
 from climaflow.normals.periods import (
@@ -25,6 +25,7 @@ from climaflow.normals.periods import (
     format_years,
     target_windows,
 )
+from climaflow.normals.read import InputGrid, inspect_input
 from climaflow.normals.regions import Region, RegionSlices, region_slices
 
 

@@ -16,14 +16,15 @@ import numpy as np
 import xarray as xr
 from dask.sizeof import sizeof
 
-from climaflow.normals.archive import YearInput, read_year_regions
+from climaflow.normals.archive import YearInput
 from climaflow.normals.calendar import years_and_days
-from climaflow.normals.compute import dayofyear_sums
 from climaflow.normals.outcomes import Status, TargetOutcome, missing_inputs, outcome_of
 from climaflow.normals.output import NormalMetadata, normal_dataset, write_normal
 from climaflow.normals.plan import TargetJob
+from climaflow.normals.read import read_year_regions
 from climaflow.normals.regions import RegionSlices
 from climaflow.normals.window import window_mean
+from climaflow.normals.yearly import dayofyear_sums
 
 
 @dataclass(frozen=True)

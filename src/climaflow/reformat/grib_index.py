@@ -13,11 +13,9 @@ time, the variable, the level, the forecast-time description and optional extra 
 ends where the next message with a different offset starts; the last one ends at the end of the
 file, which the inventory does not record.
 
-The forecast field is what wgrib2 prints for the message's time: ``anl``; ``N hour fcst`` for a
-point in time; ``A-B hour acc fcst`` for a statistic (``acc``, ``ave``, ``max``, ``min``) over
-forecast hours ``A`` to ``B``, written in days when both ``A`` and ``B - A`` are whole days
-(``0-1 day acc fcst`` is 0-24 h, but ``18-24 hour acc fcst``). :func:`parse_forecast` turns it into
-numbers (:class:`ForecastTime`, in hours) so that selections compare times, not spellings.
+The forecast field (``anl``, ``7 hour fcst``, ``0-1 day acc fcst``...) is turned into numbers by
+:mod:`climaflow.reformat.forecast_time` (:attr:`IndexEntry.forecast_time`), so that selections
+compare times, not spellings.
 
 A real GFS inventory repeats some lines: at leads 1-6 h its 6-hourly bucket and its accumulation
 since the start are both ``0-L hour acc fcst``. :func:`drop_duplicate_lines` keeps the first of
@@ -33,16 +31,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
+from climaflow.reformat.forecast_time import ForecastTime, parse_forecast
+
 __all__ = [
-    "ForecastTime",
     "IndexEntry",
     "coalesce_ranges",
     "drop_duplicate_lines",
     "http_range_header",
-    "parse_forecast",
     "parse_index",
     "select",
 ]
@@ -50,71 +48,6 @@ __all__ = [
 _MESSAGE_NUMBER = re.compile(r"\d+(?:\.\d+)*")
 _OFFSET = re.compile(r"\d+")
 _REFERENCE_TIME = re.compile(r"d=(\d{10})(\d{2})?(\d{2})?")
-_HOURS_PER_UNIT = {"min": 1 / 60, "hour": 1.0, "day": 24.0}
-_POINT_IN_TIME = re.compile(r"(\d+) (min|hour|day) fcst")
-_STATISTIC = re.compile(r"(\d+)-(\d+) (min|hour|day) ([a-z]+) fcst")
-
-
-@dataclass(frozen=True)
-class ForecastTime:
-    """A wgrib2 forecast field as numbers.
-
-    Attributes
-    ----------
-    start_hours, end_hours
-        Forecast hours the message covers: equal for a point in time (0 for ``anl``); the
-        window of the statistic otherwise (6 and 7 for ``6-7 hour acc fcst``, 0 and 24 for
-        ``0-1 day acc fcst``).
-    statistic
-        ``None`` for a point in time, else wgrib2's name of the statistic: ``"acc"``,
-        ``"ave"``, ``"max"``, ``"min"``...
-    """
-
-    start_hours: float
-    end_hours: float
-    statistic: str | None = None
-
-    def __str__(self) -> str:
-        """wgrib2's spelling in hours, e.g. ``"anl"``, ``"7 hour fcst"``, ``"0-24 hour acc fcst"``."""
-        if self.statistic is None:
-            return "anl" if self.end_hours == 0 else f"{self.end_hours:g} hour fcst"
-        return f"{self.start_hours:g}-{self.end_hours:g} hour {self.statistic} fcst"
-
-
-def parse_forecast(text: str) -> ForecastTime:
-    """The numbers of a wgrib2 forecast field, in hours.
-
-    Parameters
-    ----------
-    text
-        ``"anl"``, ``"N UNIT fcst"`` or ``"A-B UNIT STAT fcst"`` with ``UNIT`` one of ``min``,
-        ``hour``, ``day`` and ``STAT`` a lowercase word (``acc``, ``ave``, ``max``, ``min``).
-
-    Returns
-    -------
-    ForecastTime
-        E.g. ``ForecastTime(6, 7, "acc")`` for ``"6-7 hour acc fcst"``,
-        ``ForecastTime(0, 48, "acc")`` for ``"0-2 day acc fcst"``, ``ForecastTime(7, 7)`` for
-        ``"7 hour fcst"`` and ``ForecastTime(0, 0)`` for ``"anl"``.
-
-    Raises
-    ------
-    ValueError
-        For any other form (other units, averages of forecasts ``ave@(fcst,dt=...)``,
-        ensemble statistics...), naming the text.
-    """
-    if text == "anl":
-        return ForecastTime(0.0, 0.0)
-    if (point := _POINT_IN_TIME.fullmatch(text)) is not None:
-        hours = int(point.group(1)) * _HOURS_PER_UNIT[point.group(2)]
-        return ForecastTime(hours, hours)
-    if (window := _STATISTIC.fullmatch(text)) is not None:
-        unit = _HOURS_PER_UNIT[window.group(3)]
-        start, end = int(window.group(1)) * unit, int(window.group(2)) * unit
-        if end < start:
-            raise ValueError(f"forecast field {text!r} ends before it starts")
-        return ForecastTime(start, end, window.group(4))
-    raise ValueError(f"unsupported forecast field {text!r}")
 
 
 @dataclass(frozen=True)
@@ -224,72 +157,66 @@ def parse_index(text: str) -> list[IndexEntry]:
         or ``d=`` time, an empty variable) or an offset smaller than the previous line's. The
         message names the 1-based line number.
     """
-    parsed: list[IndexEntry] = []
+    entries: list[IndexEntry] = []
     previous_start = -1
     for line_number, raw_line in enumerate(text.splitlines(), start=1):
-        line = raw_line.strip()
-        if not line:
-            continue
-        fields = line.split(":", 6)
-        if len(fields) < 6:
-            raise ValueError(
-                f"line {line_number}: expected at least 6 ':'-separated fields "
-                f"(n:offset:d=YYYYMMDDHH:VAR:level:forecast:), got {raw_line!r}"
-            )
-        number, offset, date, variable, level, forecast = fields[:6]
-        extra = fields[6] if len(fields) == 7 else ""
-        if extra.endswith(":"):
-            extra = extra[:-1]
-        if _MESSAGE_NUMBER.fullmatch(number) is None:
-            raise ValueError(f"line {line_number}: bad message number {number!r} in {raw_line!r}")
-        if _OFFSET.fullmatch(offset) is None:
-            raise ValueError(f"line {line_number}: bad byte offset {offset!r} in {raw_line!r}")
-        start = int(offset)
-        if start < previous_start:
-            raise ValueError(
-                f"line {line_number}: byte offset {start} is smaller than the previous "
-                f"line's {previous_start}"
-            )
-        previous_start = start
-        if not variable:
-            raise ValueError(f"line {line_number}: empty variable name in {raw_line!r}")
-        parsed.append(
-            IndexEntry(
-                message_number=number,
-                start=start,
-                end=None,
-                reference_time=_parse_reference_time(date, line_number),
-                variable=variable,
-                level=level,
-                forecast=forecast,
-                extra=extra,
-                line_number=line_number,
-            )
-        )
+        if raw_line.strip():
+            entries.append(_parse_line(raw_line, line_number, previous_start))
+            previous_start = entries[-1].start
+    return _with_message_ends(entries)
 
-    # Fill in the ends, walking backwards: the end of a message is the next different offset.
-    entries: list[IndexEntry] = []
+
+def _parse_line(raw_line: str, line_number: int, previous_start: int) -> IndexEntry:
+    """One non-blank inventory line as an entry with ``end=None``.
+
+    ``previous_start`` is the previous line's offset (-1 for the first line): offsets must not
+    decrease. Raises the :func:`parse_index` errors, naming ``line_number``.
+    """
+    fields = raw_line.strip().split(":", 6)
+    if len(fields) < 6:
+        raise ValueError(
+            f"line {line_number}: expected at least 6 ':'-separated fields "
+            f"(n:offset:d=YYYYMMDDHH:VAR:level:forecast:), got {raw_line!r}"
+        )
+    number, offset, date, variable, level, forecast = fields[:6]
+    if _MESSAGE_NUMBER.fullmatch(number) is None:
+        raise ValueError(f"line {line_number}: bad message number {number!r} in {raw_line!r}")
+    if _OFFSET.fullmatch(offset) is None:
+        raise ValueError(f"line {line_number}: bad byte offset {offset!r} in {raw_line!r}")
+    start = int(offset)
+    if start < previous_start:
+        raise ValueError(
+            f"line {line_number}: byte offset {start} is smaller than the previous "
+            f"line's {previous_start}"
+        )
+    if not variable:
+        raise ValueError(f"line {line_number}: empty variable name in {raw_line!r}")
+    return IndexEntry(
+        message_number=number,
+        start=start,
+        end=None,
+        reference_time=_parse_reference_time(date, line_number),
+        variable=variable,
+        level=level,
+        forecast=forecast,
+        extra=fields[6].removesuffix(":") if len(fields) == 7 else "",
+        line_number=line_number,
+    )
+
+
+def _with_message_ends(entries: list[IndexEntry]) -> list[IndexEntry]:
+    """The entries with ``end`` set to the next different offset (``None`` at the last one)."""
+    ended: list[IndexEntry] = []
     next_start: int | None = None
     group_start: int | None = None
-    for entry in reversed(parsed):
+    # Walking backwards, the end of a message is the most recent offset different from its own.
+    for entry in reversed(entries):
         if group_start is not None and entry.start != group_start:
             next_start = group_start
         group_start = entry.start
-        entries.append(
-            IndexEntry(
-                message_number=entry.message_number,
-                start=entry.start,
-                end=next_start,
-                reference_time=entry.reference_time,
-                variable=entry.variable,
-                level=entry.level,
-                forecast=entry.forecast,
-                extra=entry.extra,
-                line_number=entry.line_number,
-            )
-        )
-    entries.reverse()
-    return entries
+        ended.append(replace(entry, end=next_start))
+    ended.reverse()
+    return ended
 
 
 def _forecast_matches(pattern: str, forecast: str) -> bool:

@@ -19,7 +19,7 @@ re-running a job rewrites identical bytes.
 
 import logging
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Generic, Self
 
@@ -27,9 +27,10 @@ import numpy as np
 import xarray as xr
 from dask.delayed import Delayed
 from distributed import Client
+from zarr.abc.store import Store
 
 from climaflow import config
-from climaflow.io.stores import StoreLike
+from climaflow.io.stores import StoreLike, open_store
 from climaflow.reformat.graph import job_graph, process_jobs
 from climaflow.reformat.results import JobResult
 from climaflow.reformat.shards import (
@@ -69,6 +70,17 @@ class RegionJob(Generic[DATA_VAR, SOURCE_FILE_COORD]):
     download_dir
         Where downloads land; default ``climaflow.download.directory`` or a temporary dir,
         as configured on each worker.
+    source_storage_options
+        Options for reading source files (obstore's ``client_options``, ``retry_config`` and
+        the store's own keys such as credentials; see :mod:`climaflow.io.objects`). Kept as
+        :attr:`source_storage_options`: subclasses pass it to every
+        :func:`climaflow.io.download`, :func:`climaflow.io.read_bytes`... call they make.
+    store_storage_options
+        Options for opening ``store`` when it is a URL (see :func:`climaflow.io.open_store`),
+        kept as :attr:`store_storage_options` and used by every shard write.
+
+    The options travel with the job object to the workers, so credentials given here reach
+    every task; they are not part of the job's ``repr``.
 
     Subclass hooks: :meth:`generate_source_file_coords`, :meth:`download_file` and
     :meth:`read_data` must be implemented; :meth:`get_processing_region`,
@@ -90,12 +102,16 @@ class RegionJob(Generic[DATA_VAR, SOURCE_FILE_COORD]):
         region: slice,
         data_vars: Sequence[DATA_VAR] | None = None,
         download_dir: Path | None = None,
+        source_storage_options: Mapping[str, Any] | None = None,
+        store_storage_options: Mapping[str, Any] | None = None,
     ) -> None:
         self.template = template
         self.store = store
         self.append_dim_end = append_dim_end
         self.data_vars: tuple[DATA_VAR, ...] = tuple(data_vars or template.data_vars)
         self._download_dir = download_dir
+        self.source_storage_options: dict[str, Any] = dict(source_storage_options or {})
+        self.store_storage_options: dict[str, Any] = dict(store_storage_options or {})
         self.coordinates = template.dimension_coordinates(append_dim_end)
         self.append_dim_length = len(self.coordinates[template.append_dim])
         check_shard_aligned(
@@ -109,6 +125,10 @@ class RegionJob(Generic[DATA_VAR, SOURCE_FILE_COORD]):
         that downloads) ``climaflow.download.directory`` or the system's temporary dir."""
         configured = self._download_dir or config.get("download.directory")
         return Path(configured or Path(tempfile.gettempdir()) / "climaflow-downloads")
+
+    def open_output_store(self) -> Store:
+        """The output Zarr store, opened with :attr:`store_storage_options`."""
+        return open_store(self.store, storage_options=self.store_storage_options)
 
     def __repr__(self) -> str:
         names = ",".join(var.name for var in self.data_vars)
@@ -131,7 +151,8 @@ class RegionJob(Generic[DATA_VAR, SOURCE_FILE_COORD]):
 
         ``start`` and ``stop`` are widened to shard boundaries. ``data_vars`` names the
         variables (default: all); unknown names raise ``KeyError``. Extra keyword
-        arguments go to the constructor.
+        arguments go to the constructor (``download_dir``, ``source_storage_options``,
+        ``store_storage_options``, a subclass's ``source_url``...).
         """
         length = len(template.dimension_coordinates(append_dim_end)[template.append_dim])
         stop = length if stop is None else stop

@@ -13,6 +13,7 @@ read is complete.
 import json
 import os
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,8 +34,16 @@ def runs_location(store: StoreLike) -> str | None:
     return None
 
 
-def write_run_record(store: StoreLike, record: dict[str, Any]) -> str | None:
-    """Write ``record`` (plus time and version) as a new JSON file; return its location."""
+def write_run_record(
+    store: StoreLike,
+    record: dict[str, Any],
+    *,
+    storage_options: Mapping[str, Any] | None = None,
+) -> str | None:
+    """Write ``record`` (plus time and version) as a new JSON file; return its location.
+
+    ``storage_options`` are the store's (see :func:`climaflow.io.write_object`).
+    """
     location = runs_location(store)
     if location is None:
         return None
@@ -47,7 +56,9 @@ def write_run_record(store: StoreLike, record: dict[str, Any]) -> str | None:
         **record,
     }
     name = f"{location}/{now:%Y%m%dT%H%M%S%fZ}-{run_id}.json"  # sorts by time
-    write_object(name, json.dumps(full, indent=1, default=str).encode())
+    write_object(
+        name, json.dumps(full, indent=1, default=str).encode(), storage_options=storage_options
+    )
     return name
 
 

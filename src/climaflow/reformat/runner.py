@@ -2,7 +2,7 @@
 
 import logging
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -56,6 +56,8 @@ def reformat(
     client: Client | None = None,
     shards_per_job: int = 1,
     show_progress: bool = False,
+    source_storage_options: Mapping[str, Any] | None = None,
+    store_storage_options: Mapping[str, Any] | None = None,
     **job_kwargs: Any,
 ) -> ReformatResult:
     """Write or extend ``store`` up to ``end`` (exclusive) and fill it from ``start`` on.
@@ -69,7 +71,8 @@ def reformat(
     template, region_job_class
         The dataset integration.
     store
-        The Zarr v3 store: a path, an fsspec URL or a zarr ``Store``.
+        The Zarr v3 store: a path, a URL (``s3://``, ``gs://``, ``https://``...) or a zarr
+        ``Store``.
     start, end
         Append-dim labels (e.g. ``"2024-01-01T00"``); ``end`` (exclusive) is where the
         store's append dimension ends: it is extended to ``end`` if shorter.
@@ -84,17 +87,24 @@ def reformat(
         Append-dim shards per region job.
     show_progress
         Show Dask's progress bar while the jobs run.
+    source_storage_options
+        Options for reading the source files, e.g. credentials of a private bucket
+        (``{"access_key_id": ..., "secret_access_key": ...}``) or
+        ``{"client_options": {"timeout": "5 min"}}``; see :mod:`climaflow.io.objects`.
+        Every region job carries them to the workers and uses them for every download.
+    store_storage_options
+        Options for opening ``store`` when it is a URL (same keys): used for its metadata,
+        every shard write and the run record.
     job_kwargs
         Passed to the region job (``source_url``, ``download_dir``...).
+
+    Raises
+    ------
+    ValueError
+        When ``start`` is at or after where processing stops.
     """
-    template.write_metadata(store, end)
-    position = template.append_dim_position(start, end)
-    stop_position = template.append_dim_position(end if stop is None else stop, end)
-    if position >= stop_position:
-        raise ValueError(
-            f"start {start} is at or after {'end' if stop is None else 'stop'} "
-            f"{end if stop is None else stop}: nothing to reformat for {template.dataset_id}"
-        )
+    template.write_metadata(store, end, storage_options=store_storage_options)
+    position, stop_position = _processing_positions(template, start, end, stop)
     jobs = region_job_class.get_jobs(
         template,
         store,
@@ -103,6 +113,8 @@ def reformat(
         stop=stop_position,
         data_vars=data_vars,
         shards_per_job=shards_per_job,
+        source_storage_options=source_storage_options,
+        store_storage_options=store_storage_options,
         **job_kwargs,
     )
     logger.info("%s: %d region jobs from %s to %s", template.dataset_id, len(jobs), start, end)
@@ -110,14 +122,48 @@ def reformat(
     results = process_jobs(jobs, client, show_progress=show_progress)
     record = write_run_record(
         store,
-        {
-            "dataset_id": template.dataset_id,
-            "started": started,
-            "start": str(start),
-            "end": str(end),
-            "stop": str(stop),
-            "regions": [list(job.region) for job in results],
-            "files": [f for job in results for v in job.variables.values() for f in v.files],
-        },
+        _run_record(template, results, started=started, start=start, end=end, stop=stop),
+        storage_options=store_storage_options,
     )
     return ReformatResult(template.dataset_id, results, record)
+
+
+def _processing_positions(
+    template: Template[Any], start: Any, end: Any, stop: Any | None
+) -> tuple[int, int]:
+    """The append-dim positions processing starts at and stops before (exclusive).
+
+    Raises
+    ------
+    ValueError
+        When there is nothing to process (``start`` at or after ``stop``, or ``end``).
+    """
+    position = template.append_dim_position(start, end)
+    stop_position = template.append_dim_position(end if stop is None else stop, end)
+    if position >= stop_position:
+        raise ValueError(
+            f"start {start} is at or after {'end' if stop is None else 'stop'} "
+            f"{end if stop is None else stop}: nothing to reformat for {template.dataset_id}"
+        )
+    return position, stop_position
+
+
+def _run_record(
+    template: Template[Any],
+    results: Sequence[JobResult],
+    *,
+    started: str,
+    start: Any,
+    end: Any,
+    stop: Any | None,
+) -> dict[str, Any]:
+    """What a run record says about a reformat: its arguments, regions and every file."""
+    return {
+        "dataset_id": template.dataset_id,
+        "started": started,
+        "start": str(start),
+        "end": str(end),
+        "stop": str(stop),
+        "regions": [list(job.region) for job in results],
+        "files": [f for job in results for v in job.variables.values() for f in v.files],
+    }

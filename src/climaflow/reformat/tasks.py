@@ -184,7 +184,7 @@ def write_shard(
     assembled: AssembledVariable,
     selection: tuple[slice, ...],
 ) -> ShardWrite:
-    array = open_array_for_writing(job.store, data_var.name)
+    array = open_array_for_writing(job.open_output_store(), data_var.name)
     assert is_whole_shard(selection, array.shape, data_var.encoding.write_block), (
         f"{data_var.name}: selection {selection} is not exactly one shard of an array of "
         f"shape {array.shape} with shards {data_var.encoding.write_block}"

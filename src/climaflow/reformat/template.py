@@ -220,11 +220,19 @@ class Template(ABC, Generic[DATA_VAR]):
             ds[var.name].encoding = enc.to_xarray()
         return ds
 
-    def write_metadata(self, store: StoreLike, append_dim_end: Any) -> xr.Dataset:
+    def write_metadata(
+        self,
+        store: StoreLike,
+        append_dim_end: Any,
+        *,
+        storage_options: Mapping[str, Any] | None = None,
+    ) -> xr.Dataset:
         """Write Zarr v3 metadata and coordinates for the dataset ending at ``append_dim_end``.
 
         Creates the store, or extends (never shrinks) an existing one along the append
-        dimension. Data shards already written are left untouched.
+        dimension. Data shards already written are left untouched. ``storage_options`` open
+        a store given as a URL (credentials, endpoint, retries: see
+        :func:`climaflow.io.open_store`); they are unused for a local path or a ``Store``.
 
         Returns
         -------
@@ -242,7 +250,7 @@ class Template(ABC, Generic[DATA_VAR]):
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Consolidated metadata", module="zarr")
             ds.to_zarr(staged, mode="w", compute=False, zarr_format=3, consolidated=True)
-        target = open_store(store)
+        target = open_store(store, storage_options=storage_options)
         if store_exists(target):
             check_compatible(
                 zarr.open_group(target, mode="r"), zarr.open_group(staged, mode="r"), self

@@ -1,12 +1,9 @@
 """``gfs-forecast``: NOAA GFS 0.25° forecasts from GRIB2, fetched by ``.idx`` byte ranges."""
 
+from climaflow.datasets.gfs_forecast.data_var import GfsDataVar
 from climaflow.datasets.gfs_forecast.region_job import GfsForecastRegionJob
 from climaflow.datasets.gfs_forecast.source_file_coord import NOAA_GFS_BASE_URL, GfsSourceFileCoord
-from climaflow.datasets.gfs_forecast.template import (
-    GfsDataVar,
-    GfsForecastTemplate,
-    make_gfs_template,
-)
+from climaflow.datasets.gfs_forecast.template import GfsForecastTemplate, make_gfs_template
 from climaflow.datasets.registry import DatasetIntegration
 
 GFS_FORECAST = DatasetIntegration(

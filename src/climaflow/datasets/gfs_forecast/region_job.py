@@ -9,8 +9,8 @@ from typing import ClassVar, Literal
 import numpy as np
 import xarray as xr
 
+from climaflow.datasets.gfs_forecast.data_var import GfsDataVar
 from climaflow.datasets.gfs_forecast.source_file_coord import NOAA_GFS_BASE_URL, GfsSourceFileCoord
-from climaflow.datasets.gfs_forecast.template import GfsDataVar
 from climaflow.io import download, read_bytes
 from climaflow.io.urls import redact_url
 from climaflow.reformat.grib_index import (
@@ -75,7 +75,9 @@ class GfsForecastRegionJob(RegionJob[GfsDataVar, GfsSourceFileCoord]):
     Parameters
     ----------
     source_url
-        Base URL of the archive (NOAA's by default); any fsspec URL or local path works.
+        Base URL of the archive (NOAA's by default); any URL obstore reads (see
+        :mod:`climaflow.io.objects`) or a local path. Inventories and messages are read with
+        the job's ``source_storage_options``.
     grib_reader
         ``"eccodes"`` (default) decodes messages directly; ``"cfgrib"`` goes through
         xarray's cfgrib engine. Both check the message's keys.
@@ -125,7 +127,9 @@ class GfsForecastRegionJob(RegionJob[GfsDataVar, GfsSourceFileCoord]):
         """
         url = coord.get_url()
         index_url = coord.get_index_url()
-        entries = parse_index(read_bytes(index_url).decode())
+        entries = parse_index(
+            read_bytes(index_url, storage_options=self.source_storage_options).decode()
+        )
         data_vars = [self.template.data_var(name) for name in coord.data_var_names]
         selected = select_messages(entries, data_vars, coord.lead_hours, redact_url(index_url))
         messages = [line for line in selected.values() if isinstance(line, IndexEntry)]
@@ -142,7 +146,12 @@ class GfsForecastRegionJob(RegionJob[GfsDataVar, GfsSourceFileCoord]):
         destination = destination.with_name(
             f"{np.datetime_as_string(coord.init_time, 'h')}-{destination.name}"
         )
-        path = download(url, destination, coalesce_ranges(messages))
+        path = download(
+            url,
+            destination,
+            coalesce_ranges(messages),
+            storage_options=self.source_storage_options,
+        )
         return replace(coord, downloaded_path=path, selection_errors=errors)
 
     def read_data(self, coord: GfsSourceFileCoord, data_var: GfsDataVar) -> np.ndarray:

@@ -26,7 +26,9 @@ class NexGddpRegionJob(RegionJob[NexGddpDataVar, NexGddpSourceFileCoord]):
     Parameters
     ----------
     source_url
-        Archive root (the public bucket by default); any fsspec URL or local path works.
+        Archive root (the public bucket by default); any URL obstore reads (see
+        :mod:`climaflow.io.objects`) or a local path, read with the job's
+        ``source_storage_options``.
     """
 
     template: NexGddpTemplate
@@ -62,7 +64,11 @@ class NexGddpRegionJob(RegionJob[NexGddpDataVar, NexGddpSourceFileCoord]):
         """Fetch the newest version of the year: ``_v2.0``, then ``_v1.1``, then the original."""
         for url in coord.candidate_urls():
             try:
-                return download(url, self.download_dir / self.template.dataset_id / Path(url).name)
+                return download(
+                    url,
+                    self.download_dir / self.template.dataset_id / Path(url).name,
+                    storage_options=self.source_storage_options,
+                )
             except DownloadError as error:
                 if not error.not_found:
                     raise

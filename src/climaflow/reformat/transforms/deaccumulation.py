@@ -141,23 +141,10 @@ def _step_rules(
     times: npt.NDArray[np.datetime64] | npt.NDArray[np.timedelta64],
     reset_frequency: np.timedelta64 | None,
 ) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.float64]]:
-    """Validate ``times``; return how each step's rate is computed and its divisor in seconds."""
+    """Validate ``times`` and ``reset_frequency``; return how each step's rate is computed and
+    its divisor in seconds."""
     is_lead_time = np.issubdtype(times.dtype, np.timedelta64)
-    if is_lead_time:
-        offsets = times
-    elif np.issubdtype(times.dtype, np.datetime64):
-        if reset_frequency is None:
-            raise ValueError("reset_frequency=None (never resets) needs timedelta64 times")
-        # The dtype test above narrows times, which mypy cannot follow through np.issubdtype.
-        offsets = cast(npt.NDArray[np.datetime64], times) - _EPOCH
-    else:
-        raise TypeError(f"times must be timedelta64 or datetime64, got {times.dtype}")
-    if np.isnat(offsets).any():
-        raise ValueError("times must not contain NaT")
-    if (np.diff(offsets) <= np.timedelta64(0)).any():
-        raise ValueError("times must be strictly increasing")
-    if is_lead_time and (offsets < np.timedelta64(0)).any():
-        raise ValueError("timedelta64 times (lead times) must be >= 0")
+    offsets = _offsets_from_time_zero(times, reset_frequency)
     if reset_frequency is None:
         unit = offsets.dtype
     else:
@@ -189,6 +176,33 @@ def _step_rules(
         rules[ticks == 0] = _UNKNOWN
     seconds = (ticks - starts) * (tick / np.timedelta64(1, "s"))
     return rules, seconds
+
+
+def _offsets_from_time_zero(
+    times: npt.NDArray[np.datetime64] | npt.NDArray[np.timedelta64],
+    reset_frequency: np.timedelta64 | None,
+) -> npt.NDArray[np.timedelta64]:
+    """``times`` as offsets from time zero: lead 0, or 1970-01-01T00:00 for ``datetime64``.
+
+    Raises the errors about ``times`` that :func:`deaccumulate_to_rates_inplace` documents.
+    """
+    # np.issubdtype narrows the dtype of times, which mypy cannot follow: hence the casts.
+    is_lead_time = np.issubdtype(times.dtype, np.timedelta64)
+    if is_lead_time:
+        offsets = cast(npt.NDArray[np.timedelta64], times)
+    elif np.issubdtype(times.dtype, np.datetime64):
+        if reset_frequency is None:
+            raise ValueError("reset_frequency=None (never resets) needs timedelta64 times")
+        offsets = cast(npt.NDArray[np.datetime64], times) - _EPOCH
+    else:
+        raise TypeError(f"times must be timedelta64 or datetime64, got {times.dtype}")
+    if np.isnat(offsets).any():
+        raise ValueError("times must not contain NaT")
+    if (np.diff(offsets) <= np.timedelta64(0)).any():
+        raise ValueError("times must be strictly increasing")
+    if is_lead_time and (offsets < np.timedelta64(0)).any():
+        raise ValueError("timedelta64 times (lead times) must be >= 0")
+    return offsets
 
 
 @numba.njit(parallel=False, cache=True)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
@@ -103,87 +104,8 @@ def expected_field(
             init, max(lead, 1), latitudes, longitudes, noise_seed=noise_seed
         )
     lat, lon = grid_mesh(latitudes, longitudes)
-    phi = np.deg2rad(lat)
-    lam = np.deg2rad(lon)
-    valid_hours = hours_since_epoch(init) + lead
-    init_phase = 2 * np.pi * hours_since_epoch(init) / (24 * 7)  # a weekly cycle in init time
-    # A bounded dependence on the lead time itself (not only on the valid time), so that a
-    # mix-up of init and lead times shows up.
-    drift = np.sin(2 * np.pi * lead / 50.0)
-    local_solar_hour = (valid_hours % 24 + lon / 15.0) % 24
-    diurnal = np.cos(2 * np.pi * (local_solar_hour - 15.0) / 24.0)  # warmest at 15 local
-    season = np.cos(2 * np.pi * (valid_hours / 24.0 - 196.0) / 365.25)  # ~ +1 in July
-    cos_phi = np.cos(phi)
-    sin_phi = np.sin(phi)
-    wave = 2 * np.pi * valid_hours / 120.0  # synoptic waves drifting east over 5 days
-
-    if var.name == "temperature_2m":
-        values = (
-            258.0
-            + 42.0 * cos_phi**2
-            + 6.0 * season * sin_phi
-            + 4.0 * diurnal * cos_phi
-            + 3.0 * np.sin(2 * lam - wave) * cos_phi
-            + 0.8 * drift
-            + 0.5 * np.sin(init_phase)
-        )
-    elif var.name == "relative_humidity_2m":
-        values = (
-            68.0
-            + 15.0 * np.sin(3 * lam - wave) * cos_phi
-            - 6.0 * diurnal * cos_phi
-            + 4.0 * np.cos(4 * phi)
-            + 2.0 * drift
-            + np.cos(init_phase)
-        )
-        values = np.clip(values, 0.0, 100.0)
-    elif var.name == "pressure_reduced_to_mean_sea_level":
-        values = (
-            101325.0
-            + 1500.0 * np.sin(2 * phi) * np.cos(3 * lam - wave)
-            + 600.0 * cos_phi * np.sin(2 * lam + wave)
-            - 400.0 * np.cos(6 * phi)
-            + 80.0 * drift
-            + 50.0 * np.sin(init_phase)
-        )
-    elif var.name == "wind_u_10m":
-        values = (
-            -6.0 * np.cos(3 * phi) * cos_phi
-            + 5.0 * np.sin(2 * lam - wave) * cos_phi
-            + 1.5 * diurnal
-            + 0.5 * drift
-            + 0.3 * np.cos(init_phase)
-        )
-    elif var.name == "wind_v_10m":
-        values = (
-            4.0 * np.sin(3 * lam - wave) * cos_phi
-            + 3.0 * np.sin(2 * phi) * np.cos(lam)
-            - 1.0 * diurnal
-            - 0.5 * drift
-            + 0.3 * np.sin(init_phase)
-        )
-    elif var.name == "geopotential_height_500hpa":
-        values = (
-            5100.0
-            + 700.0 * cos_phi**2
-            + 80.0 * np.sin(4 * lam - wave) * np.sin(2 * phi) ** 2
-            + 10.0 * drift
-            + 5.0 * np.sin(init_phase)
-        )
-    elif var.name == "temperature_2hpa":
-        values = 230.0 + 12.0 * season * sin_phi + 2.0 * np.cos(lam - wave) * cos_phi + 0.3 * drift
-    elif var.name == "temperature_850hpa":
-        values = (
-            248.0
-            + 36.0 * cos_phi**2
-            + 5.0 * season * sin_phi
-            + 3.0 * np.sin(2 * lam - wave) * cos_phi
-            + 0.5 * drift
-        )
-    else:  # pragma: no cover - every instantaneous variable is handled above
-        raise KeyError(var.name)
-
-    values = np.asarray(values, dtype=np.float64)
+    smooth = _SMOOTH_FIELDS[var.name](_FieldTerms.at(init, lead, lat, lon))
+    values = np.asarray(smooth, dtype=np.float64)
     values = np.broadcast_to(values, np.broadcast_shapes(lat.shape, lon.shape)).copy()
     if noise_seed is not None:
         key = f"{noise_seed}:{var.name}:{init:%Y%m%d%H}:{lead}"
@@ -191,6 +113,152 @@ def expected_field(
         if var.name == "relative_humidity_2m":
             np.clip(values, 0.0, 100.0, out=values)
     return values
+
+
+@dataclass(frozen=True)
+class _FieldTerms:
+    """The building blocks of the smooth instantaneous fields at one init and lead time.
+
+    ``phi`` and ``lam`` are the latitude and longitude in radians (broadcastable arrays), with
+    ``cos_phi`` and ``sin_phi``; ``season`` is an annual cycle of the valid time (about +1 in
+    July), ``diurnal`` a daily cycle of local solar time (+1 at 15 h), ``wave`` the phase of
+    synoptic waves drifting east over 5 days, ``drift`` a bounded function of the lead time
+    itself (not only of the valid time, so that a mix-up of init and lead times shows up) and
+    ``init_phase`` the phase of a weekly cycle in the init time.
+    """
+
+    phi: np.ndarray
+    lam: np.ndarray
+    cos_phi: np.ndarray
+    sin_phi: np.ndarray
+    season: float
+    diurnal: np.ndarray
+    wave: float
+    drift: float
+    init_phase: float
+
+    @classmethod
+    def at(cls, init: datetime, lead: int, lat: np.ndarray, lon: np.ndarray) -> _FieldTerms:
+        """The terms at init time ``init``, lead ``lead`` hours and points ``lat``, ``lon`` (°)."""
+        phi = np.deg2rad(lat)
+        valid_hours = hours_since_epoch(init) + lead
+        local_solar_hour = (valid_hours % 24 + lon / 15.0) % 24
+        return cls(
+            phi=phi,
+            lam=np.deg2rad(lon),
+            cos_phi=np.cos(phi),
+            sin_phi=np.sin(phi),
+            season=np.cos(2 * np.pi * (valid_hours / 24.0 - 196.0) / 365.25),
+            diurnal=np.cos(2 * np.pi * (local_solar_hour - 15.0) / 24.0),
+            wave=2 * np.pi * valid_hours / 120.0,
+            drift=np.sin(2 * np.pi * lead / 50.0),
+            init_phase=2 * np.pi * hours_since_epoch(init) / (24 * 7),
+        )
+
+
+def _temperature_2m(t: _FieldTerms) -> np.ndarray:
+    values: np.ndarray = (
+        258.0
+        + 42.0 * t.cos_phi**2
+        + 6.0 * t.season * t.sin_phi
+        + 4.0 * t.diurnal * t.cos_phi
+        + 3.0 * np.sin(2 * t.lam - t.wave) * t.cos_phi
+        + 0.8 * t.drift
+        + 0.5 * np.sin(t.init_phase)
+    )
+    return values
+
+
+def _relative_humidity_2m(t: _FieldTerms) -> np.ndarray:
+    values: np.ndarray = (
+        68.0
+        + 15.0 * np.sin(3 * t.lam - t.wave) * t.cos_phi
+        - 6.0 * t.diurnal * t.cos_phi
+        + 4.0 * np.cos(4 * t.phi)
+        + 2.0 * t.drift
+        + np.cos(t.init_phase)
+    )
+    clipped: np.ndarray = np.clip(values, 0.0, 100.0)
+    return clipped
+
+
+def _pressure_reduced_to_mean_sea_level(t: _FieldTerms) -> np.ndarray:
+    values: np.ndarray = (
+        101325.0
+        + 1500.0 * np.sin(2 * t.phi) * np.cos(3 * t.lam - t.wave)
+        + 600.0 * t.cos_phi * np.sin(2 * t.lam + t.wave)
+        - 400.0 * np.cos(6 * t.phi)
+        + 80.0 * t.drift
+        + 50.0 * np.sin(t.init_phase)
+    )
+    return values
+
+
+def _wind_u_10m(t: _FieldTerms) -> np.ndarray:
+    values: np.ndarray = (
+        -6.0 * np.cos(3 * t.phi) * t.cos_phi
+        + 5.0 * np.sin(2 * t.lam - t.wave) * t.cos_phi
+        + 1.5 * t.diurnal
+        + 0.5 * t.drift
+        + 0.3 * np.cos(t.init_phase)
+    )
+    return values
+
+
+def _wind_v_10m(t: _FieldTerms) -> np.ndarray:
+    values: np.ndarray = (
+        4.0 * np.sin(3 * t.lam - t.wave) * t.cos_phi
+        + 3.0 * np.sin(2 * t.phi) * np.cos(t.lam)
+        - 1.0 * t.diurnal
+        - 0.5 * t.drift
+        + 0.3 * np.sin(t.init_phase)
+    )
+    return values
+
+
+def _geopotential_height_500hpa(t: _FieldTerms) -> np.ndarray:
+    values: np.ndarray = (
+        5100.0
+        + 700.0 * t.cos_phi**2
+        + 80.0 * np.sin(4 * t.lam - t.wave) * np.sin(2 * t.phi) ** 2
+        + 10.0 * t.drift
+        + 5.0 * np.sin(t.init_phase)
+    )
+    return values
+
+
+def _temperature_2hpa(t: _FieldTerms) -> np.ndarray:
+    values: np.ndarray = (
+        230.0
+        + 12.0 * t.season * t.sin_phi
+        + 2.0 * np.cos(t.lam - t.wave) * t.cos_phi
+        + 0.3 * t.drift
+    )
+    return values
+
+
+def _temperature_850hpa(t: _FieldTerms) -> np.ndarray:
+    values: np.ndarray = (
+        248.0
+        + 36.0 * t.cos_phi**2
+        + 5.0 * t.season * t.sin_phi
+        + 3.0 * np.sin(2 * t.lam - t.wave) * t.cos_phi
+        + 0.5 * t.drift
+    )
+    return values
+
+
+#: The noise-free formula of each instantaneous variable but ``precipitation_rate``.
+_SMOOTH_FIELDS: dict[str, Callable[[_FieldTerms], np.ndarray]] = {
+    "temperature_2m": _temperature_2m,
+    "relative_humidity_2m": _relative_humidity_2m,
+    "pressure_reduced_to_mean_sea_level": _pressure_reduced_to_mean_sea_level,
+    "wind_u_10m": _wind_u_10m,
+    "wind_v_10m": _wind_v_10m,
+    "geopotential_height_500hpa": _geopotential_height_500hpa,
+    "temperature_2hpa": _temperature_2hpa,
+    "temperature_850hpa": _temperature_850hpa,
+}
 
 
 def expected_precipitation_rate(

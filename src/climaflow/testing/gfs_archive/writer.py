@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -12,9 +12,7 @@ import numpy as np
 
 from climaflow.datasets.gfs_forecast.template import gfs_grid
 from climaflow.io import write_atomic
-from climaflow.testing.gfs_archive.fields import (
-    expected_values,
-)
+from climaflow.testing.gfs_archive.fields import expected_values
 from climaflow.testing.gfs_archive.messages import (
     SyntheticMessage,
     gfs_relative_path,
@@ -105,6 +103,34 @@ def _encode_message(
         eccodes.codes_release(handle)
 
 
+def _encode_file(
+    template: int,
+    messages: Sequence[SyntheticMessage],
+    init: datetime,
+    latitudes: np.ndarray,
+    longitudes: np.ndarray,
+    noise_seed: int | None,
+) -> tuple[bytes, str]:
+    """The GRIB2 bytes of one file holding ``messages``, and its wgrib2 ``.idx`` inventory."""
+    chunks: list[bytes] = []
+    lines: list[str] = []
+    offset = 0
+    for number, message in enumerate(messages, start=1):
+        values = expected_values(message, init, latitudes, longitudes, noise_seed=noise_seed)
+        data = _encode_message(template, message, init, values)
+        chunks.append(data)
+        lines.append(f"{number}:{offset}:d={init:%Y%m%d%H}:{message.idx_line}")
+        offset += len(data)
+    return b"".join(chunks), "\n".join(lines) + "\n"
+
+
+def _write_with_inventory(path: Path, grib: bytes, inventory: str) -> None:
+    """Write ``grib`` at ``path`` and ``inventory`` at ``{path}.idx``, replacing both."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, grib)
+    write_atomic(path.with_name(path.name + ".idx"), inventory.encode())
+
+
 def write_synthetic_gfs_archive(
     root: str | Path,
     init_times: Iterable[datetime | np.datetime64],
@@ -173,21 +199,11 @@ def write_synthetic_gfs_archive(
     try:
         for init in inits:
             for lead in leads:
-                chunks: list[bytes] = []
-                lines: list[str] = []
-                offset = 0
-                for number, message in enumerate(plans[lead], start=1):
-                    values = expected_values(
-                        message, init, latitudes, longitudes, noise_seed=noise_seed
-                    )
-                    data = _encode_message(template, message, init, values)
-                    chunks.append(data)
-                    lines.append(f"{number}:{offset}:d={init:%Y%m%d%H}:{message.idx_line}")
-                    offset += len(data)
+                grib, inventory = _encode_file(
+                    template, plans[lead], init, latitudes, longitudes, noise_seed
+                )
                 path = root_path / gfs_relative_path(init, lead, product=product)
-                path.parent.mkdir(parents=True, exist_ok=True)
-                write_atomic(path, b"".join(chunks))
-                write_atomic(path.with_name(path.name + ".idx"), ("\n".join(lines) + "\n").encode())
+                _write_with_inventory(path, grib, inventory)
                 written.append(path)
     finally:
         eccodes.codes_release(template)

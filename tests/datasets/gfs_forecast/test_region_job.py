@@ -16,7 +16,7 @@ from climaflow.datasets.gfs_forecast import (
     make_gfs_template,
 )
 from climaflow.datasets.gfs_forecast.source_file_coord import gfs_file_path
-from climaflow.datasets.gfs_forecast.template import StatisticWindow, gfs_grid
+from climaflow.datasets.gfs_forecast.template import gfs_grid
 from climaflow.reformat.grib_index import parse_index, select
 from climaflow.reformat.runner import reformat
 from climaflow.reformat.template import ProcessingAttrs
@@ -284,46 +284,6 @@ def test_an_ambiguous_selection_fails_only_that_variable_with_either_engine(
             expected = expected_accumulation(init, 0, lead, latitudes, longitudes)
             bound = packing_tolerance(expected) + expected * max_relative_error(7)
             assert (np.abs(any_window[lead] - expected) <= bound).all(), lead
-
-
-@pytest.mark.parametrize(
-    ("changes", "message"),
-    [
-        (
-            {"grib_window": StatisticWindow.SINCE_START},
-            "accumulations since_start need reset_frequency None, got 6 hours",
-        ),
-        (
-            {"processing": ProcessingAttrs(deaccumulate_to_rate=True)},
-            "accumulations since_reset need reset_frequency 6 hours, got None",
-        ),
-        (
-            {"grib_bucket_hours": 3},
-            "accumulations since_reset need reset_frequency 3 hours, got 6 hours",
-        ),
-        ({"grib_window": None}, "only an accumulation over a declared window"),
-        ({"grib_step_type": "avg"}, "only an accumulation over a declared window"),
-        ({"grib_step_type": "mean"}, "grib_step_type 'mean' is not 'instant' or one of"),
-    ],
-)
-def test_the_declared_window_agrees_with_the_deaccumulation(changes, message):
-    precipitation = small_template().data_var("precipitation_surface")
-    assert precipitation.grib_window is StatisticWindow.SINCE_RESET
-    assert precipitation.processing.reset_frequency == np.timedelta64(6, "h")
-    with pytest.raises(ValueError, match=re.escape(message)):
-        replace(precipitation, **changes)
-    since_start = replace(
-        precipitation,
-        grib_window=StatisticWindow.SINCE_START,
-        processing=ProcessingAttrs(deaccumulate_to_rate=True, reset_frequency=None),
-    )
-    assert [since_start.grib_keys(lead).step_range for lead in (1, 7, 24)] == ["0-1", "0-7", "0-24"]
-    assert [precipitation.grib_keys(lead).step_range for lead in (1, 6, 7, 24)] == [
-        "0-1",
-        "0-6",
-        "6-7",
-        "18-24",
-    ]
 
 
 def test_a_file_where_no_variable_is_singled_out_fails_its_download(archive, tmp_path):
