@@ -36,6 +36,18 @@ def test_metadata_and_coordinates_only(tmp_path):
     assert np.isnan(ds["temperature"].values).all()  # fill value until written
 
 
+def test_the_template_dataset_is_one_dask_chunk_per_variable_however_long():
+    """Writing metadata builds a graph over the template's dask chunks: one per variable
+    keeps it as cheap for decades of data as for a day (the store's chunks and shards come
+    from the encoding)."""
+    template = ExampleTemplate()
+    for days in (8, 8 * 365 * 40):
+        ds = template.to_dataset(START + days * DAY)
+        for var in template.data_vars:
+            assert len(ds[var.name].data.__dask_graph__()) == 1, (var.name, days)
+            assert ds[var.name].encoding["shards"] == var.encoding.shards
+
+
 def test_extension_grows_the_append_dim(tmp_path):
     store = tmp_path / "out.zarr"
     template = ExampleTemplate()

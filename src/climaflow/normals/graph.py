@@ -10,12 +10,15 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import dask
 import numpy as np
 import xarray as xr
+from dask.delayed import Delayed
+from dask.highlevelgraph import HighLevelGraph
 from distributed import Client
 
 from climaflow.normals.archive import YearInput
@@ -120,21 +123,29 @@ def batch_tasks(
     lanes = _lanes(batches, workers)
     regions_of = _regions_per_year(batches)
     year_tasks: dict[_YearKey, Any] = {}
+    grids: dict[tuple[str, str], Delayed] = {}
     lane_tasks: dict[str | None, list[Any]] = defaultdict(list)
     tasks = []
     for batch, lane in zip(batches, lanes, strict=True):
         earlier = lane_tasks[lane]
-        gate = earlier[-READ_AHEAD_BATCHES] if len(earlier) >= READ_AHEAD_BATCHES else None
+        gate = None
+        if len(earlier) >= READ_AHEAD_BATCHES:
+            # The key alone: the batch's graph comes with the run's other outputs. Carrying
+            # it here would chain every lane's graph into the next task's (quadratic cost).
+            gate = _key_only(earlier[-READ_AHEAD_BATCHES])
         with dask.annotate(workers=[lane] if lane else None, allow_other_workers=True):
             year_results = []
             for key, source in _batch_inputs(batch):
                 if key not in year_tasks:
+                    grid = grids.get(key[:2])
+                    if grid is None:
+                        grid = grids[key[:2]] = _grid_key(plan, key[0], key[1], run)
                     year_tasks[key] = _year_task(
-                        config, plan, key, source, regions_of[key], gate, run
+                        config, plan, key, source, regions_of[key], grid, gate, run
                     )
                 year_results.append(year_tasks[key])
-            task = dask.delayed(compute_batch, pure=True)(
-                _batch_spec(config, plan, batch, replacing),
+            # Static arguments are bound, not passed: dask would walk every dataclass in them.
+            task = _delayed(partial(compute_batch, _batch_spec(config, plan, batch, replacing)))(
                 *year_results,
                 dask_key_name=(
                     f"normals-{batch.variable}-{batch.region}",
@@ -202,21 +213,46 @@ def _year_task(
     key: _YearKey,
     source: YearInput,
     regions: Sequence[str],
+    grid: Delayed,
     gate: Any,
     run: str,
 ) -> Any:
-    """The delayed :func:`reduce_year` of one input for ``regions``, waiting for ``gate``."""
+    """The delayed :func:`reduce_year` of one input for ``regions``, waiting for ``gate``.
+
+    ``grid`` is the (model, variable)'s planned ``(lat, lon)``: one key of the graph, shared
+    by its year tasks.
+    """
     model, variable, _, _ = key
-    grid = plan.grids[(model, variable)]
-    return dask.delayed(reduce_year, pure=True)(
-        source,
-        tuple(plan.slices[(model, variable, region)] for region in regions),
-        (grid.lat, grid.lon),
+    regions_slices = tuple(plan.slices[(model, variable, region)] for region in regions)
+    read = partial(reduce_year, source, regions_slices)
+    return _delayed(read)(
+        grid,
         config.allow_incomplete_years,
         config.storage_options,
-        after=gate,
+        gate,  # positional: dask culls the whole graph upstream of a delayed keyword argument
         dask_key_name=(f"yearsum-{variable}", run, model, source.scenario, source.year),
     )
+
+
+def _key_only(task: Delayed) -> Delayed:
+    """A reference to ``task``'s key that carries none of its graph (an empty layer of its own)."""
+    layer = f"ref-{task.key}"
+    return Delayed(task.key, HighLevelGraph({layer: {}}, {layer: set()}), layer=layer)
+
+
+def _delayed(function: partial[Any]) -> Any:
+    """``function`` (with its static arguments bound) as a delayed callable, not hashed:
+    every call names its key."""
+    return dask.delayed(function, name=function.func.__name__, pure=True, traverse=False)
+
+
+def _grid_key(plan: NormalsPlan, model: str, variable: str, run: str) -> Delayed:
+    """The planned ``(lat, lon)`` of a (model, variable) as one key of the graph."""
+    grid = plan.grids[(model, variable)]
+    shared: Delayed = dask.delayed(
+        (grid.lat, grid.lon), name=(f"grid-{variable}", run, model), traverse=False
+    )
+    return shared
 
 
 def _batch_spec(

@@ -56,7 +56,7 @@ def job_graph(job: RegionJob[Any, Any], job_label: str) -> Delayed:
         for data_var in group:
             name = data_var.name
             assembled = _task(assemble_variable, (f"assemble-{name}", job_label))(
-                job_ref, data_var, reads_by_var[name]
+                job_ref, data_var, *reads_by_var[name]
             )
             transformed = _task(transform_variable, (f"transform-{name}", job_label))(
                 job_ref, data_var, assembled
@@ -70,15 +70,15 @@ def job_graph(job: RegionJob[Any, Any], job_label: str) -> Delayed:
             writes.extend(var_writes)
             summaries.append(
                 _task(summarize_variable, (f"summarize-{name}", job_label))(
-                    job_ref, data_var, transformed, var_writes
+                    job_ref, data_var, transformed, *var_writes
                 )
             )
         cleanups.append(
             _task(cleanup_downloads, (f"cleanup-{dataset_id}", job_label, group_index))(
-                job_ref, downloads, writes
+                job_ref, *downloads, *writes
             )
         )
-    return _task(job_result, (f"job-{dataset_id}", job_label))(job_ref, summaries, cleanups)
+    return _task(job_result, (f"job-{dataset_id}", job_label))(job_ref, *summaries, *cleanups)
 
 
 def _reads(
@@ -112,7 +112,12 @@ def _reads(
 
 
 def _task(function: Callable[..., Any], key: tuple[Any, ...]) -> Callable[..., Delayed]:
-    """``function`` as a delayed task with this key (named, so its arguments are not hashed)."""
+    """``function`` as a delayed task with this key (named, so its arguments are not hashed).
+
+    Tasks take other tasks' results as positional arguments, never in lists: dask wraps a
+    list of delayed values in a task of its own and culls a graph for it, which made
+    building a graph several times slower.
+    """
 
     def call(*args: Any) -> Delayed:
         task: Delayed = delayed(function, pure=True)(*args, dask_key_name=key)

@@ -78,6 +78,10 @@ class RegionJob(Generic[DATA_VAR, SOURCE_FILE_COORD]):
     store_storage_options
         Options for opening ``store`` when it is a URL (see :func:`climaflow.io.open_store`),
         kept as :attr:`store_storage_options` and used by every shard write.
+    coordinates
+        The template's dimension coordinates up to ``append_dim_end``, when the caller has
+        them already (:meth:`get_jobs` computes them once for all its jobs); see
+        :attr:`coordinates`.
 
     The options travel with the job object to the workers, so credentials given here reach
     every task; they are not part of the job's ``repr``.
@@ -104,6 +108,7 @@ class RegionJob(Generic[DATA_VAR, SOURCE_FILE_COORD]):
         download_dir: Path | None = None,
         source_storage_options: Mapping[str, Any] | None = None,
         store_storage_options: Mapping[str, Any] | None = None,
+        coordinates: Mapping[str, np.ndarray] | None = None,
     ) -> None:
         self.template = template
         self.store = store
@@ -112,12 +117,27 @@ class RegionJob(Generic[DATA_VAR, SOURCE_FILE_COORD]):
         self._download_dir = download_dir
         self.source_storage_options: dict[str, Any] = dict(source_storage_options or {})
         self.store_storage_options: dict[str, Any] = dict(store_storage_options or {})
-        self.coordinates = template.dimension_coordinates(append_dim_end)
+        self._coordinates = dict(coordinates) if coordinates is not None else None
         self.append_dim_length = len(self.coordinates[template.append_dim])
         check_shard_aligned(
             region, template.append_dim_shard_size, self.append_dim_length, template.append_dim
         )
         self.region = region
+
+    @property
+    def coordinates(self) -> dict[str, np.ndarray]:
+        """The dataset's dimension coordinates up to :attr:`append_dim_end`.
+
+        Computed from the template where first needed (on the client, then once on each
+        worker that runs the job's tasks), never pickled: for decades of daily data they are
+        megabytes, and the job travels to every worker.
+        """
+        if self._coordinates is None:
+            self._coordinates = dict(self.template.dimension_coordinates(self.append_dim_end))
+        return self._coordinates
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_coordinates": None}
 
     @property
     def download_dir(self) -> Path:
@@ -154,7 +174,8 @@ class RegionJob(Generic[DATA_VAR, SOURCE_FILE_COORD]):
         arguments go to the constructor (``download_dir``, ``source_storage_options``,
         ``store_storage_options``, a subclass's ``source_url``...).
         """
-        length = len(template.dimension_coordinates(append_dim_end)[template.append_dim])
+        coordinates = template.dimension_coordinates(append_dim_end)
+        length = len(coordinates[template.append_dim])
         stop = length if stop is None else stop
         names = list(data_vars) if data_vars is not None else None
         selected = tuple(template.data_var(name) for name in names) if names is not None else None
@@ -168,6 +189,7 @@ class RegionJob(Generic[DATA_VAR, SOURCE_FILE_COORD]):
                 append_dim_end=append_dim_end,
                 region=region,
                 data_vars=selected,
+                coordinates=coordinates,
                 **kwargs,
             )
             for region in regions
@@ -254,7 +276,7 @@ class RegionJob(Generic[DATA_VAR, SOURCE_FILE_COORD]):
 
     def processing_dataset(self) -> xr.Dataset:
         """The template dataset (lazy) restricted to the processing region."""
-        ds = self.template.to_dataset(self.append_dim_end)
+        ds = self.template.to_dataset(self.append_dim_end, coordinates=self.coordinates)
         return ds.isel({self.template.append_dim: self.get_processing_region()})
 
     def shard_selections(self, data_var: DATA_VAR) -> list[tuple[slice, ...]]:

@@ -145,7 +145,7 @@ def _placement(
 def assemble_variable(
     job: RegionJob[DATA_VAR, Any],
     data_var: DATA_VAR,
-    file_reads: Sequence[Mapping[str, ReadResult[Any]]],
+    *file_reads: Mapping[str, ReadResult[Any]],
 ) -> AssembledVariable:
     coords = job.processing_coordinates()
     shape = tuple(len(coords[dim]) for dim in job.template.dims)
@@ -202,7 +202,7 @@ def summarize_variable(
     job: RegionJob[DATA_VAR, Any],
     data_var: DATA_VAR,
     assembled: AssembledVariable,
-    writes: Sequence[ShardWrite],
+    *writes: ShardWrite,
 ) -> VariableSummary:
     counts = Counter(str(coord.status) for coord in assembled.file_results)
     return VariableSummary(
@@ -215,13 +215,17 @@ def summarize_variable(
     )
 
 
-def cleanup_downloads(
-    job: RegionJob[Any, Any], coords: Sequence[SourceFileCoord], writes: Sequence[ShardWrite]
-) -> int:
-    """Delete the downloads of a variable group (never a local source file); count them."""
+def cleanup_downloads(job: RegionJob[Any, Any], *results: SourceFileCoord | ShardWrite) -> int:
+    """Delete the downloads of a variable group (never a local source file); count them.
+
+    ``results`` are the group's downloads and its shard writes: the writes are passed so
+    that files are removed only once every shard is written.
+    """
     download_dir = job.download_dir.resolve()
     removed = 0
-    for coord in coords:
+    for coord in results:
+        if not isinstance(coord, SourceFileCoord):
+            continue
         path = coord.downloaded_path
         if path is not None and path.resolve().is_relative_to(download_dir) and path.exists():
             path.unlink()
@@ -229,11 +233,10 @@ def cleanup_downloads(
     return removed
 
 
-def job_result(
-    job: RegionJob[Any, Any], summaries: Sequence[VariableSummary], cleanups: Sequence[int]
-) -> JobResult:
+def job_result(job: RegionJob[Any, Any], *results: VariableSummary | int) -> JobResult:
+    """The job's result from its variables' summaries (the cleanups' counts are waited for)."""
     return JobResult(
         dataset_id=job.template.dataset_id,
         region=(job.region.start, job.region.stop),
-        variables={summary.name: summary for summary in summaries},
+        variables={r.name: r for r in results if isinstance(r, VariableSummary)},
     )

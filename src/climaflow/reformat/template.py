@@ -200,9 +200,15 @@ class Template(ABC, Generic[DATA_VAR]):
         known = ", ".join(var.name for var in self.data_vars)
         raise KeyError(f"unknown variable {name!r} for {self.dataset_id}; known: {known}")
 
-    def to_dataset(self, append_dim_end: Any) -> xr.Dataset:
-        """The whole dataset as lazy arrays of fill values, with coordinates and encoding."""
-        coords = self.dimension_coordinates(append_dim_end)
+    def to_dataset(
+        self, append_dim_end: Any, *, coordinates: Mapping[str, np.ndarray] | None = None
+    ) -> xr.Dataset:
+        """The whole dataset as lazy arrays of fill values, with coordinates and encoding.
+
+        ``coordinates`` are :meth:`dimension_coordinates` for ``append_dim_end`` when the
+        caller has them already.
+        """
+        coords = dict(coordinates or self.dimension_coordinates(append_dim_end))
         shape = tuple(len(coords[dim]) for dim in self.dims)
         ds = xr.Dataset(coords=coords, attrs={**self.attrs, "append_dim": self.append_dim})
         for name, (dims, values) in self.derived_coordinates(coords).items():
@@ -213,9 +219,10 @@ class Template(ABC, Generic[DATA_VAR]):
             ds.coords[name].encoding.update(encoding)
         for var in self.data_vars:
             enc = var.encoding
-            data = da.full(
-                shape, enc.fill_value, dtype=enc.dtype, chunks=enc.write_block
-            )  # never computed: only shape, dtype and chunks are used
+            # Never computed: only shape and dtype are used (the store's chunks and shards
+            # come from the encoding). One dask chunk keeps writing the metadata, which
+            # builds a graph over the dask chunks, as cheap for decades as for a day.
+            data = da.full(shape, enc.fill_value, dtype=enc.dtype, chunks=shape)
             ds[var.name] = xr.Variable(self.dims, data, attrs=dict(var.attrs))
             ds[var.name].encoding = enc.to_xarray()
         return ds

@@ -178,8 +178,10 @@ class NexGddpTemplate(Template[NexGddpDataVar]):
             "lon": lon,
         }
 
-    def to_dataset(self, append_dim_end: Any) -> xr.Dataset:
-        ds = super().to_dataset(append_dim_end)
+    def to_dataset(
+        self, append_dim_end: Any, *, coordinates: Mapping[str, np.ndarray] | None = None
+    ) -> xr.Dataset:
+        ds = super().to_dataset(append_dim_end, coordinates=coordinates)
         ds.attrs.update(
             {
                 "title": f"NEX-GDDP-CMIP6 {self.model} {self.scenario}",
