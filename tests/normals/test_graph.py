@@ -1,8 +1,19 @@
-"""Batch sizing of the normals graph."""
+"""The normals graph: batch sizing, shared year tasks, and a graph that grows linearly."""
 
 import logging
+from collections import Counter
+from pathlib import Path
 
-from climaflow.normals.graph import default_batch_size
+import numpy as np
+from dask.highlevelgraph import HighLevelGraph
+
+from climaflow.normals import REGIONS, NormalsConfig
+from climaflow.normals.archive import YearInput
+from climaflow.normals.graph import batch_tasks, default_batch_size
+from climaflow.normals.periods import DEFAULT_PERIODS, target_windows
+from climaflow.normals.plan import NormalsPlan, TargetJob
+from climaflow.normals.read import InputGrid
+from climaflow.normals.regions import region_slices
 
 
 def test_default_batch_size_fits_memory(caplog):
@@ -12,3 +23,76 @@ def test_default_batch_size_fits_memory(caplog):
     with caplog.at_level(logging.WARNING, logger="climaflow.normals.graph"):
         assert default_batch_size(year, 30, memory_per_thread=2**20) == 1
     assert "exceeds the planned share of worker memory" in caplog.text
+
+
+def paper_plan(regions: tuple[str, ...]) -> tuple[NormalsConfig, NormalsPlan]:
+    """Every historical target (1980-2014) of one variable in ``regions``, planned in memory."""
+    lat, lon = np.arange(15.125, 60, 0.25), np.arange(230.125, 300, 0.25)
+    grid = InputGrid(lat=lat, lon=lon, calendar="noleap", dtype=np.dtype("float32"))
+    config = NormalsConfig(
+        input="/archive",
+        output=Path("/normals"),
+        models=("M",),
+        variables=("tas",),
+        regions=tuple(REGIONS[name] for name in regions),
+        scenarios=("ssp245",),
+    )
+    windows = target_windows("historical", periods=DEFAULT_PERIODS)
+    inputs = {
+        year: YearInput("tas", "historical", year, f"/archive/{year}.nc", "x")
+        for window in windows
+        for _, year in window.year_sources
+    }
+    jobs = tuple(
+        TargetJob(
+            model="M",
+            variable="tas",
+            region=REGIONS[name],
+            window=window,
+            path=Path(f"/normals/{name}/{window.target_year}.nc"),
+            inputs=tuple(inputs[year] for _, year in window.year_sources),
+            missing=(),
+            fingerprint="f",
+        )
+        for name in regions
+        for window in windows
+    )
+    slices = {("M", "tas", name): region_slices(REGIONS[name], lat, lon) for name in regions}
+    return config, NormalsPlan(jobs=jobs, grids={("M", "tas"): grid}, slices=slices)
+
+
+def test_one_year_task_per_input_for_every_region():
+    config, plan = paper_plan(("CONUS", "PRVI"))
+    tasks = batch_tasks(config, plan, plan.jobs, frozenset(), 5, workers=["w0", "w1"])
+    graph = HighLevelGraph.merge(*(task.dask for task, _ in tasks))
+    groups = Counter(key[0] for key in graph if isinstance(key, tuple))
+    years = {year for job in plan.jobs for year in (i.year for i in job.inputs)}
+    assert groups["yearsum-tas"] == len(years)
+    assert groups["grid-tas"] == 1
+    assert groups["normals-tas-CONUS"] == groups["normals-tas-PRVI"] == len(tasks) // 2
+    assert sum(len(jobs) for _, jobs in tasks) == len(plan.jobs)
+    missing = {
+        dependency
+        for task in dict(graph).values()
+        for dependency in getattr(task, "dependencies", ())
+        if dependency not in graph
+    }
+    assert not missing
+
+
+def test_a_batch_carries_its_own_graph_not_its_lane():
+    """A batch's graph holds its years (and what they wait for, by key only): its size does
+    not grow with the number of batches before it, so building the graph stays linear."""
+    config, plan = paper_plan(("CONUS",))
+    tasks = batch_tasks(config, plan, plan.jobs, frozenset(), 2, workers=["w0"])
+    sizes = [len(dict(task.dask)) for task, _ in tasks]
+    assert max(sizes) <= 1 + 1 + 2 + config.window, sizes  # batch, grid, years of its windows
+
+
+def test_no_workers_yet_builds_an_unrestricted_graph():
+    """A cluster whose workers are still queued (a batch system) has no lanes."""
+    config, plan = paper_plan(("PRVI",))
+    tasks = batch_tasks(config, plan, plan.jobs, frozenset(), 5, workers=[])
+    graph = HighLevelGraph.merge(*(task.dask for task, _ in tasks))
+    assert all(not layer.annotations for layer in graph.layers.values())
+    assert len(tasks) == -(-len(plan.jobs) // 5)

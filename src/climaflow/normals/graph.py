@@ -9,6 +9,7 @@ import logging
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -133,7 +134,7 @@ def batch_tasks(
             # The key alone: the batch's graph comes with the run's other outputs. Carrying
             # it here would chain every lane's graph into the next task's (quadratic cost).
             gate = _key_only(earlier[-READ_AHEAD_BATCHES])
-        with dask.annotate(workers=[lane] if lane else None, allow_other_workers=True):
+        with _in_lane(lane):
             year_results = []
             for key, source in _batch_inputs(batch):
                 if key not in year_tasks:
@@ -232,6 +233,14 @@ def _year_task(
         gate,  # positional: dask culls the whole graph upstream of a delayed keyword argument
         dask_key_name=(f"yearsum-{variable}", run, model, source.scenario, source.year),
     )
+
+
+def _in_lane(lane: str | None) -> AbstractContextManager[None]:
+    """Loosely restrict the tasks built inside to ``lane``'s worker (no lane: no workers yet,
+    e.g. a cluster whose workers are still queued on a batch system)."""
+    if lane is None:
+        return nullcontext()
+    return dask.annotate(workers=[lane], allow_other_workers=True)
 
 
 def _key_only(task: Delayed) -> Delayed:
