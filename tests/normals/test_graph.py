@@ -5,11 +5,12 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+import pytest
 from dask.highlevelgraph import HighLevelGraph
 
 from climaflow.normals import REGIONS, NormalsConfig
 from climaflow.normals.archive import YearInput
-from climaflow.normals.graph import batch_tasks, default_batch_size
+from climaflow.normals.graph import VIRTUAL_LANES, batch_tasks, default_batch_size
 from climaflow.normals.periods import DEFAULT_PERIODS, target_windows
 from climaflow.normals.plan import NormalsPlan, TargetJob
 from climaflow.normals.read import InputGrid
@@ -96,3 +97,29 @@ def test_no_workers_yet_builds_an_unrestricted_graph():
     graph = HighLevelGraph.merge(*(task.dask for task, _ in tasks))
     assert all(not layer.annotations for layer in graph.layers.values())
     assert len(tasks) == -(-len(plan.jobs) // 5)
+
+
+def critical_path(graph: HighLevelGraph) -> int:
+    """The most tasks any chain of dependencies holds: the graph's length with unlimited
+    workers."""
+    tasks = dict(graph)
+    length: dict = {}
+
+    def depth(key) -> int:
+        if key not in length:
+            dependencies = getattr(tasks[key], "dependencies", ())
+            length[key] = 1 + max((depth(d) for d in dependencies), default=0)
+        return length[key]
+
+    return max(depth(key) for key in tasks)
+
+
+@pytest.mark.parametrize("workers", [["w0", "w1", "w2", "w3"], []], ids=["4 workers", "none yet"])
+def test_lanes_start_at_once(workers):
+    """Read-ahead gates hold each lane back by its own batches only: lanes run side by side,
+    not one after the other (a year needed by two lanes is gated where it is needed first)."""
+    config, plan = paper_plan(("CONUS", "PRVI"))
+    tasks = batch_tasks(config, plan, plan.jobs, frozenset(), 1, workers=workers)
+    lanes = len(workers) or VIRTUAL_LANES
+    length = critical_path(HighLevelGraph.merge(*(task.dask for task, _ in tasks)))
+    assert length <= 2 * len(tasks) / lanes + 4, (length, len(tasks))

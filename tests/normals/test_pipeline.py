@@ -276,23 +276,29 @@ def test_each_input_is_opened_once_for_every_region(archive, tmp_path, client):
     log_dir.mkdir()
 
     def count_opens(directory: str) -> None:
-        import netCDF4
+        """Log every NetCDF file the workers' reads open (wrapping climaflow's one opening
+        function: a subclass of netCDF4.Dataset left instances whose finalizers broke later
+        tests on the shared workers)."""
+        from contextlib import contextmanager
 
-        original = netCDF4.Dataset
+        from climaflow.normals import read
 
-        class CountingDataset(original):
-            def __init__(self, filename, *args, **kwargs):
-                with open(f"{directory}/{os.getpid()}.log", "a") as log:
-                    log.write(f"{filename}\n")
-                super().__init__(filename, *args, **kwargs)
+        original = read._open_netcdf
 
-        netCDF4.climaflow_original_dataset = original
-        netCDF4.Dataset = CountingDataset
+        @contextmanager
+        def counting(path, location):
+            with open(f"{directory}/{os.getpid()}.log", "a") as log:
+                log.write(f"{path}\n")
+            with original(path, location) as dataset:
+                yield dataset
+
+        read.climaflow_original_open = original
+        read._open_netcdf = counting
 
     def restore() -> None:
-        import netCDF4
+        from climaflow.normals import read
 
-        netCDF4.Dataset = netCDF4.climaflow_original_dataset
+        read._open_netcdf = read.climaflow_original_open
 
     def record_keys(dask_scheduler) -> None:
         from distributed.diagnostics.plugin import SchedulerPlugin

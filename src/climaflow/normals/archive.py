@@ -14,7 +14,6 @@ Two kinds of input:
 Reading them is :mod:`climaflow.normals.read`'s job.
 """
 
-import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,8 +24,6 @@ import xarray as xr
 from climaflow.datasets.nex_gddp_cmip6.archive import find_year_files
 from climaflow.datasets.nex_gddp_cmip6.models import ModelInfo, archive_models, resolve_model
 from climaflow.normals.calendar import years_and_days
-
-logger = logging.getLogger(__name__)
 
 TIME_CODER = xr.coders.CFDatetimeCoder(use_cftime=True)
 

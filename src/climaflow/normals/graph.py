@@ -35,6 +35,10 @@ MAX_BATCH_SIZE = 10
 # of target years; 3 ran about 20 % faster on 121 CONUS targets but held 40 % more memory.
 READ_AHEAD_BATCHES = 2
 
+# Lanes of a graph built while the cluster has no workers yet: enough batches in flight for
+# the workers that join, each lane keeping its own read-ahead.
+VIRTUAL_LANES = 8
+
 # Share of a worker thread's memory a batch may plan to hold.
 BATCH_MEMORY_FRACTION = 0.5
 
@@ -99,6 +103,8 @@ class _Batch:
 
 _YearKey = tuple[str, str, str, int]  # model, variable, source scenario, year
 
+_BatchKey = tuple[str, str, str, str, int]  # a batch's: group, run, model, scenario, index
+
 
 def batch_tasks(
     config: NormalsConfig,
@@ -111,54 +117,90 @@ def batch_tasks(
     """One delayed batch task per batch (with its jobs), sharing one year task per input.
 
     A year task reads its input once for every region whose batches need it. Batches, ordered
-    by model, variable, first target year and region, are split into one contiguous lane per
-    worker. Each batch, and each year task it is the first to need, carries a loose
-    restriction to its lane's worker: consecutive batches then find most of their years where
-    they run, instead of fetching them from other workers. The year tasks first needed by a
-    lane's batch k wait for its batch k - :data:`READ_AHEAD_BATCHES`, so reading stays at most
-    that many batches ahead and memory does not grow with the number of target years. Keys
-    carry a token of this run, so two runs at once share no key (nor progress display).
+    by model, variable, first target year and region, are split into contiguous lanes, one per
+    worker (:data:`VIRTUAL_LANES` without restrictions when the cluster has no workers yet).
+    Each batch, and each year task, carries a loose restriction to its lane's worker (a year
+    task: the lane that needs it earliest): consecutive batches then find most of their years
+    where they run. A year task first needed by the k-th batch of a lane waits for that lane's
+    batch k - :data:`READ_AHEAD_BATCHES`, so reading stays at most that many batches ahead and
+    memory does not grow with the number of target years, while every lane starts at once.
+    Keys carry a token of this run, so two runs at once share no key (nor progress display).
+
+    A year task refers to the batch it waits for by key only, so the batches' graphs must be
+    submitted together, as one graph (``HighLevelGraph.merge`` of every task's ``dask``), not
+    computed one by one.
     """
     run = uuid.uuid4().hex[:8]
     batches = _batches(jobs, batch_size)
-    lanes = _lanes(batches, workers)
-    regions_of = _regions_per_year(batches)
-    year_tasks: dict[_YearKey, Any] = {}
-    grids: dict[tuple[str, str], Delayed] = {}
-    lane_tasks: dict[str | None, list[Any]] = defaultdict(list)
-    tasks = []
-    for batch, lane in zip(batches, lanes, strict=True):
-        earlier = lane_tasks[lane]
+    lanes = _lanes(batches, len(workers) or VIRTUAL_LANES)
+    keys = [_batch_key(batch, run) for batch in batches]
+    keys_by_lane: dict[int, list[_BatchKey]] = defaultdict(list)
+    for lane, key in zip(lanes, keys, strict=True):
+        keys_by_lane[lane].append(key)
+    grids = {
+        (model, variable): _grid_key(plan, model, variable, run)
+        for model, variable in {(batch.model, batch.variable) for batch in batches}
+    }
+    year_tasks = {}
+    for year_key, need in _year_needs(batches, lanes).items():
+        lane_keys = keys_by_lane[need.lane]
         gate = None
-        if len(earlier) >= READ_AHEAD_BATCHES:
-            # The key alone: the batch's graph comes with the run's other outputs. Carrying
-            # it here would chain every lane's graph into the next task's (quadratic cost).
-            gate = _key_only(earlier[-READ_AHEAD_BATCHES])
-        with _in_lane(lane):
-            year_results = []
-            for key, source in _batch_inputs(batch):
-                if key not in year_tasks:
-                    grid = grids.get(key[:2])
-                    if grid is None:
-                        grid = grids[key[:2]] = _grid_key(plan, key[0], key[1], run)
-                    year_tasks[key] = _year_task(
-                        config, plan, key, source, regions_of[key], grid, gate, run
-                    )
-                year_results.append(year_tasks[key])
+        if need.position >= READ_AHEAD_BATCHES:
+            gate = _key_only(lane_keys[need.position - READ_AHEAD_BATCHES])
+        with _in_lane(workers, need.lane):
+            year_tasks[year_key] = _year_task(
+                config, plan, year_key, need, grids[year_key[:2]], gate, run
+            )
+    tasks = []
+    for batch, lane, key in zip(batches, lanes, keys, strict=True):
+        year_results = [year_tasks[year_key] for year_key, _ in _batch_inputs(batch)]
+        with _in_lane(workers, lane):
             # Static arguments are bound, not passed: dask would walk every dataclass in them.
             task = _delayed(partial(compute_batch, _batch_spec(config, plan, batch, replacing)))(
-                *year_results,
-                dask_key_name=(
-                    f"normals-{batch.variable}-{batch.region}",
-                    run,
-                    batch.model,
-                    batch.scenario,
-                    batch.index,
-                ),
+                *year_results, dask_key_name=key
             )
-        earlier.append(task)
         tasks.append((task, batch.jobs))
     return tasks
+
+
+def _batch_key(batch: _Batch, run: str) -> _BatchKey:
+    return (
+        f"normals-{batch.variable}-{batch.region}",
+        run,
+        batch.model,
+        batch.scenario,
+        batch.index,
+    )
+
+
+@dataclass
+class _YearNeed:
+    """Where an input year is needed first (lane, position in it) and by which regions."""
+
+    source: YearInput
+    lane: int
+    position: int
+    regions: list[str]
+
+
+def _year_needs(batches: Sequence[_Batch], lanes: Sequence[int]) -> dict[_YearKey, _YearNeed]:
+    """Every input year of the batches: the regions needing it, and the lane needing it at the
+    earliest position (there it is read, and its read-ahead gate is counted)."""
+    positions: dict[int, int] = defaultdict(int)
+    needs: dict[_YearKey, _YearNeed] = {}
+    for batch, lane in zip(batches, lanes, strict=True):
+        position = positions[lane]
+        positions[lane] += 1
+        for key, source in _batch_inputs(batch):
+            need = needs.get(key)
+            if need is None:
+                needs[key] = _YearNeed(source, lane, position, [batch.region])
+                continue
+            if batch.region not in need.regions:
+                need.regions.append(batch.region)
+            if position < need.position:
+                need.lane, need.position = lane, position
+    return needs
 
 
 def _batches(jobs: Sequence[TargetJob], batch_size: int) -> list[_Batch]:
@@ -178,13 +220,13 @@ def _batches(jobs: Sequence[TargetJob], batch_size: int) -> list[_Batch]:
     return batches
 
 
-def _lanes(batches: Sequence[_Batch], workers: Sequence[str]) -> list[str | None]:
-    """Each batch's worker: contiguous runs of about equal numbers of target years."""
+def _lanes(batches: Sequence[_Batch], count: int) -> list[int]:
+    """Each batch's lane: ``count`` contiguous runs of about equal numbers of target years."""
     total = sum(len(batch.jobs) for batch in batches)
-    lanes: list[str | None] = []
+    lanes = []
     done = 0
     for batch in batches:
-        lanes.append(workers[done * len(workers) // total] if workers else None)
+        lanes.append(done * count // total)
         done += len(batch.jobs)
     return lanes
 
@@ -198,55 +240,44 @@ def _batch_inputs(batch: _Batch) -> list[tuple[_YearKey, YearInput]]:
     ]
 
 
-def _regions_per_year(batches: Sequence[_Batch]) -> dict[_YearKey, list[str]]:
-    """The regions whose batches need each input year (so it is read once for all)."""
-    regions: dict[_YearKey, list[str]] = defaultdict(list)
-    for batch in batches:
-        for key, _ in _batch_inputs(batch):
-            if batch.region not in regions[key]:
-                regions[key].append(batch.region)
-    return regions
-
-
 def _year_task(
     config: NormalsConfig,
     plan: NormalsPlan,
     key: _YearKey,
-    source: YearInput,
-    regions: Sequence[str],
+    need: _YearNeed,
     grid: Delayed,
-    gate: Any,
+    gate: Delayed | None,
     run: str,
 ) -> Any:
-    """The delayed :func:`reduce_year` of one input for ``regions``, waiting for ``gate``.
+    """The delayed :func:`reduce_year` of one input for the regions needing it, after ``gate``.
 
     ``grid`` is the (model, variable)'s planned ``(lat, lon)``: one key of the graph, shared
     by its year tasks.
     """
     model, variable, _, _ = key
-    regions_slices = tuple(plan.slices[(model, variable, region)] for region in regions)
-    read = partial(reduce_year, source, regions_slices)
+    regions_slices = tuple(plan.slices[(model, variable, region)] for region in need.regions)
+    read = partial(reduce_year, need.source, regions_slices)
     return _delayed(read)(
         grid,
         config.allow_incomplete_years,
         config.storage_options,
         gate,  # positional: dask culls the whole graph upstream of a delayed keyword argument
-        dask_key_name=(f"yearsum-{variable}", run, model, source.scenario, source.year),
+        dask_key_name=(f"yearsum-{variable}", run, model, need.source.scenario, need.source.year),
     )
 
 
-def _in_lane(lane: str | None) -> AbstractContextManager[None]:
-    """Loosely restrict the tasks built inside to ``lane``'s worker (no lane: no workers yet,
-    e.g. a cluster whose workers are still queued on a batch system)."""
-    if lane is None:
+def _in_lane(workers: Sequence[str], lane: int) -> AbstractContextManager[None]:
+    """Loosely restrict the tasks built inside to ``lane``'s worker (no workers yet, e.g. a
+    cluster whose workers are still queued on a batch system: no restriction)."""
+    if not workers:
         return nullcontext()
-    return dask.annotate(workers=[lane], allow_other_workers=True)
+    return dask.annotate(workers=[workers[lane]], allow_other_workers=True)
 
 
-def _key_only(task: Delayed) -> Delayed:
-    """A reference to ``task``'s key that carries none of its graph (an empty layer of its own)."""
-    layer = f"ref-{task.key}"
-    return Delayed(task.key, HighLevelGraph({layer: {}}, {layer: set()}), layer=layer)
+def _key_only(key: _BatchKey) -> Delayed:
+    """A reference to ``key`` that carries none of its graph (an empty layer of its own)."""
+    layer = f"ref-{key}"
+    return Delayed(key, HighLevelGraph({layer: {}}, {layer: set()}), layer=layer)
 
 
 def _delayed(function: partial[Any]) -> Any:

@@ -4,7 +4,7 @@
 builds the graph (:mod:`climaflow.normals.graph`) of the task functions
 (:mod:`climaflow.normals.tasks`) and gathers the outcomes (:mod:`climaflow.normals.outcomes`).
 
-Stages, as Dask task groups named by stage, variable and region:
+Stages, as Dask task groups named by stage and variable (and region, for batches):
 
 - ``check-{var}-{REGION}``: does a valid output exist already? (one task per existing file)
 - ``yearsum-{var}``, key ``(group, run, model, source scenario, year)``: open one yearly

@@ -21,6 +21,7 @@ import numpy as np
 import xarray as xr
 
 from climaflow.io import download, is_local, local_path
+from climaflow.io.urls import redact_url
 from climaflow.locks import NETCDF_LOCK
 from climaflow.normals.archive import TIME_CODER, YearInput, open_zarr_scenario
 from climaflow.normals.calendar import check_calendar, years_and_days
@@ -154,7 +155,7 @@ def _open_netcdf(path: str, location: str) -> Iterator[xr.Dataset]:
         try:
             dataset = xr.open_dataset(path, engine="netcdf4", decode_times=TIME_CODER, cache=False)
         except Exception as error:
-            raise OSError(f"cannot open {location}: {error}") from error
+            raise OSError(f"cannot open {redact_url(location)}: {error}") from error
         with dataset:
             yield dataset
 
