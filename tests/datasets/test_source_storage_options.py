@@ -12,11 +12,11 @@ import pytest
 from climaflow.datasets.gfs_forecast import GfsForecastRegionJob, make_gfs_template
 from climaflow.datasets.gfs_forecast.source_file_coord import gfs_file_path
 from climaflow.datasets.nex_gddp_cmip6.region_job import NexGddpRegionJob
-from climaflow.datasets.nex_gddp_cmip6.template import make_nex_gddp_template
 from climaflow.reformat.runner import reformat
 from climaflow.testing.gfs_archive import write_synthetic_gfs_archive
 from climaflow.testing.http_server import LoopbackServer, serve_directory
 from climaflow.testing.nex_gddp_archive import write_synthetic_nex_gddp_archive
+from tests.datasets.nex_gddp_cmip6.test_region_job import small_template
 from tests.reformat.token_server import TokenServer
 
 INIT = np.datetime64("2024-01-01T00", "ns")
@@ -105,12 +105,7 @@ def test_nex_gddp_downloads_carry_the_jobs_credentials(client, tmp_path, token):
     )
     with TokenServer(tmp_path / "nex", "nex-token") as server:
         result = reformat(
-            make_nex_gddp_template(
-                variables=("tas",),
-                resolution_degrees=10.0,
-                chunks=(73, 5, 12),
-                shards=(365, 15, 36),
-            ),
+            small_template(variables=("tas",)),
             NexGddpRegionJob,
             tmp_path / "nex.zarr",
             start=1950,

@@ -22,10 +22,11 @@ YEARS = (1950, 1951, 1952)
 VARIABLES = ("tas", "pr")
 
 
-def small_template(**kwargs):
+def small_template(variables=VARIABLES, **kwargs):
+    """The real template at 10 degrees: one shard per year of the whole grid."""
     lat, lon = nex_gddp_grid(RESOLUTION)
     return make_nex_gddp_template(
-        variables=VARIABLES,
+        variables=variables,
         resolution_degrees=RESOLUTION,
         chunks=(73, 5, 12),
         shards=(365, lat.size, lon.size),
@@ -135,12 +136,7 @@ def test_a_bad_file_fails_that_year_only(client, tmp_path, damage, message):
     with netCDF4.Dataset(local / "NorESM2-LM/historical/r1i1p1f1/tas" / name, "a") as nc:
         damage(nc)
     result = reformat(
-        make_nex_gddp_template(
-            variables=("tas",),
-            resolution_degrees=RESOLUTION,
-            chunks=(73, 5, 12),
-            shards=(365, 15, 36),
-        ),
+        small_template(variables=("tas",)),
         NexGddpRegionJob,
         tmp_path / "nex.zarr",
         start=1950,
