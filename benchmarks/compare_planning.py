@@ -27,14 +27,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from distributed import Client, Future, LocalCluster
+from distributed import Client, LocalCluster
 
 from climaflow.datasets.gfs_forecast import GfsForecastRegionJob
 from climaflow.datasets.gfs_forecast.template import GfsForecastTemplate
 from climaflow.datasets.nex_gddp_cmip6 import NexGddpRegionJob, make_nex_gddp_template
 from climaflow.normals import REGIONS, NormalsConfig
 from climaflow.normals.archive import YearInput
-from climaflow.normals.graph import batch_tasks, default_batch_size
+from climaflow.normals.graph import batch_tasks, default_batch_size, submit_batches
 from climaflow.normals.periods import DEFAULT_PERIODS, target_windows
 from climaflow.normals.plan import NormalsPlan, TargetJob
 from climaflow.normals.read import InputGrid
@@ -56,8 +56,6 @@ def timed_submission(client: Client, build: Callable[[], list[Any]]) -> tuple[in
     """Build and submit a graph; its task count and the seconds until the scheduler holds it."""
     start = time.perf_counter()
     futures = build()
-    if not isinstance(futures[0], Future):
-        futures = client.compute(futures, optimize_graph=False)
     keys = [future.key for future in futures]
     while (count := client.run_on_scheduler(_registered, keys=keys)) is None:
         time.sleep(0.01)
@@ -130,15 +128,16 @@ def normals_plan(models: int) -> tuple[NormalsConfig, NormalsPlan]:
     return config, plan
 
 
-def normals_case(models: int) -> Any:
-    """A builder: the normals graph of ``models`` models (see :func:`normals_plan`)."""
+def normals_case(client: Client, models: int) -> Any:
+    """A builder: the normals graph of ``models`` models (see :func:`normals_plan`), submitted
+    as :func:`~climaflow.normals.pipeline.run_normals` submits it."""
 
     def build() -> list[Any]:
         config, plan = normals_plan(models)
         year_nbytes = 365 * int(np.prod(plan.slices[next(iter(plan.slices))].shape)) * 4
         size = default_batch_size(year_nbytes, config.window, 4 * 2**30)
         tasks = batch_tasks(config, plan, plan.jobs, frozenset(), size, workers=["a", "b"])
-        return [task for task, _ in tasks]
+        return submit_batches(client, [task for task, _ in tasks])
 
     return build
 
@@ -178,7 +177,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             )
             for days in (1, 30)
         ]
-        cases.append((f"normals on paper, {args.models} models", normals_case(args.models)))
+        cases.append((f"normals on paper, {args.models} models", normals_case(client, args.models)))
         print(f"{'case':<40} {'tasks':>8} {'seconds':>9} {'ms/task':>8}")
         for name, build in cases:
             count, seconds = timed_submission(client, build)

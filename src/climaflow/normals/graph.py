@@ -20,7 +20,7 @@ import numpy as np
 import xarray as xr
 from dask.delayed import Delayed
 from dask.highlevelgraph import HighLevelGraph
-from distributed import Client
+from distributed import Client, Future
 
 from climaflow.normals.archive import YearInput
 from climaflow.normals.calendar import days_per_year
@@ -127,8 +127,7 @@ def batch_tasks(
     Keys carry a token of this run, so two runs at once share no key (nor progress display).
 
     A year task refers to the batch it waits for by key only, so the batches' graphs must be
-    submitted together, as one graph (``HighLevelGraph.merge`` of every task's ``dask``), not
-    computed one by one.
+    submitted together, as one graph (:func:`submit_batches`), not computed one by one.
     """
     run = uuid.uuid4().hex[:8]
     batches = _batches(jobs, batch_size)
@@ -161,6 +160,13 @@ def batch_tasks(
             )
         tasks.append((task, batch.jobs))
     return tasks
+
+
+def submit_batches(client: Client, tasks: Sequence[Delayed]) -> list[Future[Any]]:
+    """Submit :func:`batch_tasks`' tasks as one graph; one future per task, in order."""
+    graph = HighLevelGraph.merge(*(task.dask for task in tasks))
+    futures: list[Future[Any]] = client.get(graph, [task.key for task in tasks], sync=False)
+    return futures
 
 
 def _batch_key(batch: _Batch, run: str) -> _BatchKey:

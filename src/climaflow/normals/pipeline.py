@@ -34,12 +34,11 @@ from pathlib import Path
 from typing import Any
 
 import distributed
-from dask.highlevelgraph import HighLevelGraph
 from distributed import Client
 
 from climaflow.normals.calendar import days_per_year
 from climaflow.normals.compute import MissingYearsWarning, warn_at_caller
-from climaflow.normals.graph import batch_size_for, batch_tasks
+from climaflow.normals.graph import batch_size_for, batch_tasks, submit_batches
 from climaflow.normals.outcomes import (
     NormalsSummary,
     Status,
@@ -130,10 +129,7 @@ def _run_batches(
     """Compute the batch tasks; the outcomes of every batch's targets as they complete."""
     if not batches:
         return []
-    # One graph for every batch: a batch's graph refers to the keys of the batches it waits
-    # for (see batch_tasks) without carrying them, so batches cannot be computed one by one.
-    graph = HighLevelGraph.merge(*(task.dask for task, _ in batches))
-    futures = client.get(graph, [task.key for task, _ in batches], sync=False)
+    futures = submit_batches(client, [task for task, _ in batches])
     jobs_of = dict(zip(futures, (jobs for _, jobs in batches), strict=True))
     if show_progress:
         show_task_progress(futures)
