@@ -136,8 +136,10 @@ def normals_case(client: Client, models: int) -> Any:
         config, plan = normals_plan(models)
         year_nbytes = 365 * int(np.prod(plan.slices[next(iter(plan.slices))].shape)) * 4
         size = default_batch_size(year_nbytes, config.window, 4 * 2**30)
-        tasks = batch_tasks(config, plan, plan.jobs, frozenset(), size, workers=["a", "b"])
-        return submit_batches(client, [task for task, _ in tasks])
+        workers = ["tcp://127.0.0.1:1", "tcp://127.0.0.1:2"]
+        return submit_batches(
+            client, batch_tasks(config, plan, plan.jobs, frozenset(), size, workers)
+        )
 
     return build
 

@@ -6,11 +6,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from dask.highlevelgraph import HighLevelGraph
+from dask.core import get_dependencies
 
 from climaflow.normals import REGIONS, NormalsConfig
 from climaflow.normals.archive import YearInput
-from climaflow.normals.graph import VIRTUAL_LANES, batch_tasks, default_batch_size
+from climaflow.normals.graph import (
+    VIRTUAL_LANES,
+    NormalsGraph,
+    batch_tasks,
+    default_batch_size,
+)
 from climaflow.normals.periods import DEFAULT_PERIODS, target_windows
 from climaflow.normals.plan import NormalsPlan, TargetJob
 from climaflow.normals.read import InputGrid
@@ -62,56 +67,63 @@ def paper_plan(regions: tuple[str, ...]) -> tuple[NormalsConfig, NormalsPlan]:
     return config, NormalsPlan(jobs=jobs, grids={("M", "tas"): grid}, slices=slices)
 
 
+def dependencies(graph: NormalsGraph) -> dict:
+    """Each task's dependencies, as Dask reads the graph."""
+    return {key: get_dependencies(graph.tasks, key) for key in graph.tasks}
+
+
 def test_one_year_task_per_input_for_every_region():
     config, plan = paper_plan(("CONUS", "PRVI"))
-    tasks = batch_tasks(config, plan, plan.jobs, frozenset(), 5, workers=["w0", "w1"])
-    graph = HighLevelGraph.merge(*(task.dask for task, _ in tasks))
-    groups = Counter(key[0] for key in graph if isinstance(key, tuple))
+    graph = batch_tasks(config, plan, plan.jobs, frozenset(), 5, workers=["w0", "w1"])
+    groups = Counter(key[0] for key in graph.tasks)
     years = {year for job in plan.jobs for year in (i.year for i in job.inputs)}
     assert groups["yearsum-tas"] == len(years)
     assert groups["grid-tas"] == 1
-    assert groups["normals-tas-CONUS"] == groups["normals-tas-PRVI"] == len(tasks) // 2
-    assert sum(len(jobs) for _, jobs in tasks) == len(plan.jobs)
-    missing = {
-        dependency
-        for task in dict(graph).values()
-        for dependency in getattr(task, "dependencies", ())
-        if dependency not in graph
-    }
-    assert not missing
+    assert groups["normals-tas-CONUS"] == groups["normals-tas-PRVI"] == len(graph.batches) // 2
+    assert len(graph.tasks) == len(years) + 1 + len(graph.batches)
+    assert sum(len(jobs) for _, jobs in graph.batches) == len(plan.jobs)
+    batch_keys = {key for key, _ in graph.batches}
+    for key, needed in dependencies(graph).items():
+        if key in batch_keys:
+            assert {k[0] for k in needed} == {"yearsum-tas"}, key
+        elif key[0] == "yearsum-tas":
+            assert {k[0] for k in needed} <= {"grid-tas", *groups}, key
+            assert len(needed) in (1, 2), (key, needed)  # the grid, and a gate after the first
 
 
-def test_a_batch_carries_its_own_graph_not_its_lane():
-    """A batch's graph holds its years (and what they wait for, by key only): its size does
-    not grow with the number of batches before it, so building the graph stays linear."""
+def test_lanes_are_loose_worker_restrictions():
     config, plan = paper_plan(("CONUS",))
-    tasks = batch_tasks(config, plan, plan.jobs, frozenset(), 2, workers=["w0"])
-    sizes = [len(dict(task.dask)) for task, _ in tasks]
-    assert max(sizes) <= 1 + 1 + 2 + config.window, sizes  # batch, grid, years of its windows
+    graph = batch_tasks(config, plan, plan.jobs, frozenset(), 5, workers=["w0", "w1"])
+    layer = graph.to_highlevelgraph().layers["normals"]
+    workers, loose = layer.annotations["workers"], layer.annotations["allow_other_workers"]
+    lanes = [workers(key) for key, _ in graph.batches]
+    assert lanes == sorted(lanes) and set(lanes) == {"w0", "w1"}
+    assert all(loose(key) for key, _ in graph.batches)
+    grid = next(key for key in graph.tasks if key[0] == "grid-tas")
+    assert workers(grid) is None and loose(grid) is None
 
 
 def test_no_workers_yet_builds_an_unrestricted_graph():
     """A cluster whose workers are still queued (a batch system) has no lanes."""
     config, plan = paper_plan(("PRVI",))
-    tasks = batch_tasks(config, plan, plan.jobs, frozenset(), 5, workers=[])
-    graph = HighLevelGraph.merge(*(task.dask for task, _ in tasks))
-    assert all(not layer.annotations for layer in graph.layers.values())
-    assert len(tasks) == -(-len(plan.jobs) // 5)
+    graph = batch_tasks(config, plan, plan.jobs, frozenset(), 5, workers=[])
+    assert not graph.lanes
+    assert graph.to_highlevelgraph().layers["normals"].annotations is None
+    assert len(graph.batches) == -(-len(plan.jobs) // 5)
 
 
-def critical_path(graph: HighLevelGraph) -> int:
+def critical_path(graph: NormalsGraph) -> int:
     """The most tasks any chain of dependencies holds: the graph's length with unlimited
     workers."""
-    tasks = dict(graph)
+    needed = dependencies(graph)
     length: dict = {}
 
     def depth(key) -> int:
         if key not in length:
-            dependencies = getattr(tasks[key], "dependencies", ())
-            length[key] = 1 + max((depth(d) for d in dependencies), default=0)
+            length[key] = 1 + max((depth(d) for d in needed[key]), default=0)
         return length[key]
 
-    return max(depth(key) for key in tasks)
+    return max(depth(key) for key in graph.tasks)
 
 
 @pytest.mark.parametrize("workers", [["w0", "w1", "w2", "w3"], []], ids=["4 workers", "none yet"])
@@ -119,7 +131,7 @@ def test_lanes_start_at_once(workers):
     """Read-ahead gates hold each lane back by its own batches only: lanes run side by side,
     not one after the other (a year needed by two lanes is gated where it is needed first)."""
     config, plan = paper_plan(("CONUS", "PRVI"))
-    tasks = batch_tasks(config, plan, plan.jobs, frozenset(), 1, workers=workers)
+    graph = batch_tasks(config, plan, plan.jobs, frozenset(), 1, workers=workers)
     lanes = len(workers) or VIRTUAL_LANES
-    length = critical_path(HighLevelGraph.merge(*(task.dask for task, _ in tasks)))
-    assert length <= 2 * len(tasks) / lanes + 4, (length, len(tasks))
+    length = critical_path(graph)
+    assert length <= 2 * len(graph.batches) / lanes + 4, (length, len(graph.batches))

@@ -9,17 +9,14 @@ import logging
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
-from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-import dask
 import numpy as np
 import xarray as xr
-from dask.delayed import Delayed
-from dask.highlevelgraph import HighLevelGraph
+from dask.highlevelgraph import HighLevelGraph, MaterializedLayer
 from distributed import Client, Future
 
 from climaflow.normals.archive import YearInput
@@ -103,7 +100,33 @@ class _Batch:
 
 _YearKey = tuple[str, str, str, int]  # model, variable, source scenario, year
 
-_BatchKey = tuple[str, str, str, str, int]  # a batch's: group, run, model, scenario, index
+Key = tuple[str | int, ...]
+
+
+@dataclass
+class NormalsGraph:
+    """The normals run as one low-level graph.
+
+    ``tasks`` are Dask task tuples by key; ``lanes`` the worker each restricted key should run
+    on (loosely: another worker may take it); ``batches`` the batch keys, in order, with the
+    target jobs each computes.
+    """
+
+    tasks: dict[Key, Any] = field(default_factory=dict)
+    lanes: dict[Key, str] = field(default_factory=dict)
+    batches: list[tuple[Key, tuple[TargetJob, ...]]] = field(default_factory=list)
+
+    def to_highlevelgraph(self) -> HighLevelGraph:
+        """One layer with per-key worker restrictions: the scheduler registers a graph of one
+        layer in time linear in its tasks (one layer per task grows faster)."""
+        annotations = None
+        if self.lanes:
+            annotations = {
+                "workers": self.lanes.get,
+                "allow_other_workers": dict.fromkeys(self.lanes, True).get,
+            }
+        layer = MaterializedLayer(self.tasks, annotations=annotations)
+        return HighLevelGraph({"normals": layer}, {"normals": set()})
 
 
 def batch_tasks(
@@ -113,8 +136,8 @@ def batch_tasks(
     replacing: frozenset[Path],
     batch_size: int,
     workers: Sequence[str],
-) -> list[tuple[Any, tuple[TargetJob, ...]]]:
-    """One delayed batch task per batch (with its jobs), sharing one year task per input.
+) -> NormalsGraph:
+    """One batch task per batch, sharing one year task per input, as one graph.
 
     A year task reads its input once for every region whose batches need it. Batches, ordered
     by model, variable, first target year and region, are split into contiguous lanes, one per
@@ -125,51 +148,47 @@ def batch_tasks(
     batch k - :data:`READ_AHEAD_BATCHES`, so reading stays at most that many batches ahead and
     memory does not grow with the number of target years, while every lane starts at once.
     Keys carry a token of this run, so two runs at once share no key (nor progress display).
-
-    A year task refers to the batch it waits for by key only, so the batches' graphs must be
-    submitted together, as one graph (:func:`submit_batches`), not computed one by one.
+    Static arguments are bound to the task functions (:func:`functools.partial`): only keys
+    are left for Dask to look for in the tasks' arguments.
     """
     run = uuid.uuid4().hex[:8]
     batches = _batches(jobs, batch_size)
     lanes = _lanes(batches, len(workers) or VIRTUAL_LANES)
     keys = [_batch_key(batch, run) for batch in batches]
-    keys_by_lane: dict[int, list[_BatchKey]] = defaultdict(list)
+    keys_by_lane: dict[int, list[Key]] = defaultdict(list)
     for lane, key in zip(lanes, keys, strict=True):
         keys_by_lane[lane].append(key)
-    grids = {
-        (model, variable): _grid_key(plan, model, variable, run)
-        for model, variable in {(batch.model, batch.variable) for batch in batches}
-    }
-    year_tasks = {}
-    for year_key, need in _year_needs(batches, lanes).items():
-        lane_keys = keys_by_lane[need.lane]
+    graph = NormalsGraph()
+    for model, variable in {(batch.model, batch.variable) for batch in batches}:
+        graph.tasks[_grid_key(model, variable, run)] = plan.grids[(model, variable)]
+    year_keys: dict[_YearKey, Key] = {}
+    for year, need in _year_needs(batches, lanes).items():
+        key = year_keys[year] = _year_key(year, run)
         gate = None
         if need.position >= READ_AHEAD_BATCHES:
-            gate = _key_only(lane_keys[need.position - READ_AHEAD_BATCHES])
-        with _in_lane(workers, need.lane):
-            year_tasks[year_key] = _year_task(
-                config, plan, year_key, need, grids[year_key[:2]], gate, run
-            )
-    tasks = []
+            gate = keys_by_lane[need.lane][need.position - READ_AHEAD_BATCHES]
+        graph.tasks[key] = _year_task(config, plan, year, need, gate, run)
+        if workers:
+            graph.lanes[key] = workers[need.lane]
     for batch, lane, key in zip(batches, lanes, keys, strict=True):
-        year_results = [year_tasks[year_key] for year_key, _ in _batch_inputs(batch)]
-        with _in_lane(workers, lane):
-            # Static arguments are bound, not passed: dask would walk every dataclass in them.
-            task = _delayed(partial(compute_batch, _batch_spec(config, plan, batch, replacing)))(
-                *year_results, dask_key_name=key
-            )
-        tasks.append((task, batch.jobs))
-    return tasks
+        spec = _batch_spec(config, plan, batch, replacing)
+        inputs = [year_keys[year] for year, _ in _batch_inputs(batch)]
+        graph.tasks[key] = (partial(compute_batch, spec), *inputs)
+        if workers:
+            graph.lanes[key] = workers[lane]
+        graph.batches.append((key, batch.jobs))
+    return graph
 
 
-def submit_batches(client: Client, tasks: Sequence[Delayed]) -> list[Future[Any]]:
-    """Submit :func:`batch_tasks`' tasks as one graph; one future per task, in order."""
-    graph = HighLevelGraph.merge(*(task.dask for task in tasks))
-    futures: list[Future[Any]] = client.get(graph, [task.key for task in tasks], sync=False)
+def submit_batches(client: Client, graph: NormalsGraph) -> list[Future[Any]]:
+    """Submit a :func:`batch_tasks` graph; one future per batch, in order."""
+    futures: list[Future[Any]] = client.get(
+        graph.to_highlevelgraph(), [key for key, _ in graph.batches], sync=False
+    )
     return futures
 
 
-def _batch_key(batch: _Batch, run: str) -> _BatchKey:
+def _batch_key(batch: _Batch, run: str) -> Key:
     return (
         f"normals-{batch.variable}-{batch.region}",
         run,
@@ -177,6 +196,17 @@ def _batch_key(batch: _Batch, run: str) -> _BatchKey:
         batch.scenario,
         batch.index,
     )
+
+
+def _year_key(year: _YearKey, run: str) -> Key:
+    model, variable, scenario, number = year
+    return (f"yearsum-{variable}", run, model, scenario, number)
+
+
+def _grid_key(model: str, variable: str, run: str) -> Key:
+    """The key of a (model, variable)'s planned grid: one value of the graph, shared by its
+    year tasks."""
+    return (f"grid-{variable}", run, model)
 
 
 @dataclass
@@ -249,56 +279,23 @@ def _batch_inputs(batch: _Batch) -> list[tuple[_YearKey, YearInput]]:
 def _year_task(
     config: NormalsConfig,
     plan: NormalsPlan,
-    key: _YearKey,
+    year: _YearKey,
     need: _YearNeed,
-    grid: Delayed,
-    gate: Delayed | None,
+    gate: Key | None,
     run: str,
-) -> Any:
-    """The delayed :func:`reduce_year` of one input for the regions needing it, after ``gate``.
-
-    ``grid`` is the (model, variable)'s planned ``(lat, lon)``: one key of the graph, shared
-    by its year tasks.
-    """
-    model, variable, _, _ = key
+) -> tuple[Any, ...]:
+    """The task of :func:`reduce_year` on one input for the regions needing it, reading the
+    (model, variable)'s grid from its key and waiting for the batch keyed ``gate``."""
+    model, variable, _, _ = year
     regions_slices = tuple(plan.slices[(model, variable, region)] for region in need.regions)
-    read = partial(reduce_year, need.source, regions_slices)
-    return _delayed(read)(
-        grid,
+    read = partial(
+        reduce_year,
+        need.source,
+        regions_slices,
         config.allow_incomplete_years,
         config.storage_options,
-        gate,  # positional: dask culls the whole graph upstream of a delayed keyword argument
-        dask_key_name=(f"yearsum-{variable}", run, model, need.source.scenario, need.source.year),
     )
-
-
-def _in_lane(workers: Sequence[str], lane: int) -> AbstractContextManager[None]:
-    """Loosely restrict the tasks built inside to ``lane``'s worker (no workers yet, e.g. a
-    cluster whose workers are still queued on a batch system: no restriction)."""
-    if not workers:
-        return nullcontext()
-    return dask.annotate(workers=[workers[lane]], allow_other_workers=True)
-
-
-def _key_only(key: _BatchKey) -> Delayed:
-    """A reference to ``key`` that carries none of its graph (an empty layer of its own)."""
-    layer = f"ref-{key}"
-    return Delayed(key, HighLevelGraph({layer: {}}, {layer: set()}), layer=layer)
-
-
-def _delayed(function: partial[Any]) -> Any:
-    """``function`` (with its static arguments bound) as a delayed callable, not hashed:
-    every call names its key."""
-    return dask.delayed(function, name=function.func.__name__, pure=True, traverse=False)
-
-
-def _grid_key(plan: NormalsPlan, model: str, variable: str, run: str) -> Delayed:
-    """The planned ``(lat, lon)`` of a (model, variable) as one key of the graph."""
-    grid = plan.grids[(model, variable)]
-    shared: Delayed = dask.delayed(
-        (grid.lat, grid.lon), name=(f"grid-{variable}", run, model), traverse=False
-    )
-    return shared
+    return (read, _grid_key(model, variable, run), gate)
 
 
 def _batch_spec(

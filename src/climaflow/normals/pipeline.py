@@ -31,14 +31,13 @@ of ``min_years`` gets no file and a ``too_few_years`` outcome; a failed write or
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 import distributed
 from distributed import Client
 
 from climaflow.normals.calendar import days_per_year
 from climaflow.normals.compute import MissingYearsWarning, warn_at_caller
-from climaflow.normals.graph import batch_size_for, batch_tasks, submit_batches
+from climaflow.normals.graph import NormalsGraph, batch_size_for, batch_tasks, submit_batches
 from climaflow.normals.outcomes import (
     NormalsSummary,
     Status,
@@ -81,10 +80,10 @@ def run_normals(
         path for path, check in existing.items() if check.exists and not check.valid
     )
     workers = sorted(client.scheduler_info(n_workers=-1)["workers"])
-    batches = batch_tasks(
+    graph = batch_tasks(
         config, plan, to_compute, replacing, batch_size_for(config, plan, client), workers
     )
-    summary.outcomes.extend(_run_batches(client, batches, show_progress))
+    summary.outcomes.extend(_run_batches(client, graph, show_progress))
     warn_left_out_years(summary.outcomes)
     warn_masked_fills(summary.outcomes)
     summary.outcomes.sort(key=lambda o: (o.model, o.variable, o.region, o.scenario, o.target_year))
@@ -121,16 +120,12 @@ def _jobs_to_compute(
     return to_compute
 
 
-def _run_batches(
-    client: Client,
-    batches: Sequence[tuple[Any, tuple[TargetJob, ...]]],
-    show_progress: bool,
-) -> list[TargetOutcome]:
-    """Compute the batch tasks; the outcomes of every batch's targets as they complete."""
-    if not batches:
+def _run_batches(client: Client, graph: NormalsGraph, show_progress: bool) -> list[TargetOutcome]:
+    """Compute the graph's batches; the outcomes of every batch's targets as they complete."""
+    if not graph.batches:
         return []
-    futures = submit_batches(client, [task for task, _ in batches])
-    jobs_of = dict(zip(futures, (jobs for _, jobs in batches), strict=True))
+    futures = submit_batches(client, graph)
+    jobs_of = dict(zip(futures, (jobs for _, jobs in graph.batches), strict=True))
     if show_progress:
         show_task_progress(futures)
     outcomes: list[TargetOutcome] = []

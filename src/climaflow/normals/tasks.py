@@ -21,7 +21,7 @@ from climaflow.normals.calendar import years_and_days
 from climaflow.normals.outcomes import Status, TargetOutcome, missing_inputs, outcome_of
 from climaflow.normals.output import NormalMetadata, normal_dataset, write_normal
 from climaflow.normals.plan import TargetJob
-from climaflow.normals.read import read_year_regions
+from climaflow.normals.read import InputGrid, read_year_regions
 from climaflow.normals.regions import RegionSlices
 from climaflow.normals.window import window_mean
 from climaflow.normals.yearly import dayofyear_sums
@@ -72,15 +72,15 @@ class BatchSpec:
 def reduce_year(
     source: YearInput,
     regions: tuple[RegionSlices, ...],
-    grid: tuple[np.ndarray, np.ndarray],
     allow_incomplete: bool,
-    storage_options: Mapping[str, Any] | None = None,
+    storage_options: Mapping[str, Any] | None,
+    grid: InputGrid,
     after: object = None,
 ) -> dict[str, YearResult]:
     """Task: one input year's per-day sums and counts in each region, by region name.
 
     The input is read once for all ``regions`` (fetched once when remote) and must be on
-    ``grid`` (the planned ``(lat, lon)``). Undeclared fill values are masked and counted; a
+    ``grid`` (the planned grid of its model and variable). Undeclared fill values are masked and counted; a
     year lacking some of its calendar's days is left out unless ``allow_incomplete``.
     ``after`` is ignored: it is the batch this read waits for, so that reading runs at most
     :data:`~climaflow.normals.graph.READ_AHEAD_BATCHES` batches ahead of writing. Errors
@@ -88,7 +88,9 @@ def reduce_year(
     :class:`YearResult`, not raised.
     """
     try:
-        subsets = read_year_regions(source, regions, grid, storage_options=storage_options)
+        subsets = read_year_regions(
+            source, regions, (grid.lat, grid.lon), storage_options=storage_options
+        )
     except Exception as error:
         failed = YearResult(source.scenario, source.year, source.location, error=f"{error}")
         return {slices.region.name: failed for slices in regions}
