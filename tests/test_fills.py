@@ -29,3 +29,17 @@ def test_masking_sets_fills_to_nan_in_place_and_counts_them():
     assert mask_undeclared_fills(values) == 2
     np.testing.assert_array_equal(values, np.float32([250.0, np.nan, np.nan, np.nan, 260.0]))
     assert mask_undeclared_fills(values) == 0
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "strided"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_masking_in_place_agrees_with_the_mask(layout, dtype):
+    """Contiguous arrays are masked in one compiled pass, others by the mask: same result."""
+    rng = np.random.default_rng(0)
+    values = rng.normal(0, 1e20, (6, 50)).astype(dtype)
+    values[0, :5] = [np.nan, np.inf, -np.inf, 1e20, -1e20]
+    target = values if layout == "contiguous" else values[:, ::2]
+    expected = np.where(undeclared_fill_mask(target), np.nan, target)
+    count = int(undeclared_fill_mask(target).sum())
+    assert mask_undeclared_fills(target) == count > 5
+    np.testing.assert_array_equal(target, expected)

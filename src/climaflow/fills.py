@@ -8,6 +8,7 @@ it enters. climaflow treats every value that is not finite or has a magnitude of
 it found.
 """
 
+import numba
 import numpy as np
 import numpy.typing as npt
 
@@ -24,8 +25,20 @@ def undeclared_fill_mask(values: npt.NDArray[np.floating]) -> npt.NDArray[np.boo
 
 def mask_undeclared_fills(values: npt.NDArray[np.floating]) -> int:
     """Set fill values of a float array to NaN in place; return how many there were."""
+    if values.flags.c_contiguous:
+        return int(_mask_in_place(values.reshape(-1), UNDECLARED_FILL_THRESHOLD))
     mask = undeclared_fill_mask(values)
     count = int(np.count_nonzero(mask))
     if count:
         values[mask] = np.nan
+    return count
+
+
+@numba.njit(nogil=True, cache=True)
+def _mask_in_place(values: npt.NDArray[np.floating], threshold: float) -> int:  # pragma: no cover
+    count = 0
+    for i in range(values.size):
+        if abs(values[i]) >= threshold:  # false for NaN, true for infinities
+            values[i] = np.nan
+            count += 1
     return count

@@ -47,11 +47,12 @@ _KEPT_COORDINATE_ATTRS = ("units", "standard_name", "long_name", "axis")
 def default_batch_size(year_nbytes: int, window: int, memory_per_thread: int) -> int:
     """Target years per batch so that a batch's year inputs fit in its share of memory.
 
-    A batch of B target years holds B + window - 1 per-year results and about three
-    accumulators; it may use :data:`BATCH_MEMORY_FRACTION` of a worker thread's memory.
-    Capped at :data:`MAX_BATCH_SIZE` to keep enough batches for every worker.
+    A batch of B target years holds B + window - 1 per-year results and B normals (each no
+    bigger than a year's result); it may use :data:`BATCH_MEMORY_FRACTION` of a worker
+    thread's memory. Capped at :data:`MAX_BATCH_SIZE` to keep enough batches for every worker.
     """
-    fitting = int(memory_per_thread * BATCH_MEMORY_FRACTION // max(year_nbytes, 1)) - window - 2
+    years_fitting = int(memory_per_thread * BATCH_MEMORY_FRACTION // max(year_nbytes, 1))
+    fitting = (years_fitting - window + 1) // 2
     if fitting < 1:
         logger.warning(
             "a %d-year window of %.0f MB per year exceeds the planned share of worker memory; "

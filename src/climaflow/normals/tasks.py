@@ -23,7 +23,7 @@ from climaflow.normals.output import NormalMetadata, normal_dataset, write_norma
 from climaflow.normals.plan import TargetJob
 from climaflow.normals.read import InputGrid, read_year_regions
 from climaflow.normals.regions import RegionSlices
-from climaflow.normals.window import window_mean
+from climaflow.normals.window import window_means
 from climaflow.normals.yearly import dayofyear_sums
 
 
@@ -136,18 +136,59 @@ def _year_result(source: YearInput, data: xr.DataArray, allow_incomplete: bool) 
 def compute_batch(batch: BatchSpec, *years: Mapping[str, YearResult]) -> list[TargetOutcome]:
     """Task: the normals of a batch's target years, each written to its file.
 
-    ``years`` are :func:`reduce_year` results; the batch takes its region's.
+    ``years`` are :func:`reduce_year` results; the batch takes its region's. The means of all
+    targets with enough usable years are computed in one pass over the years
+    (:func:`~climaflow.normals.window.window_means`), then written one file at a time.
     """
     in_region = (by_region[batch.region] for by_region in years)
     results = {(r.scenario, r.year): r for r in in_region}
+    usable = sorted(
+        (
+            (key, r.sums, r.counts)
+            for key, r in results.items()
+            if r.error is None and r.sums is not None
+        ),
+        key=lambda item: (item[0][1], item[0][0]),
+    )
+    position = {key: k for k, (key, _, _) in enumerate(usable)}
+    jobs = sorted(batch.jobs, key=lambda job: job.target_year)
+    used = {
+        job: sorted(position[key] for key in _input_keys(job) if key in position) for job in jobs
+    }
+    computed = [job for job in jobs if len(used[job]) >= batch.min_years]
+    means: dict[TargetJob, np.ndarray] = {}
+    error = None
+    if computed:
+        try:
+            stacked = window_means(
+                [(sums, counts) for _, sums, counts in usable],
+                [used[job] for job in computed],
+                min_years=batch.min_years,
+            )
+        except Exception as failure:
+            error = f"{failure}"
+        else:
+            means = dict(zip(computed, stacked, strict=True))
     return [
-        _target_outcome(batch, job, [results[(i.scenario, i.year)] for i in job.inputs])
-        for job in sorted(batch.jobs, key=lambda job: job.target_year)
+        _target_outcome(
+            batch, job, [results[key] for key in _input_keys(job)], means.get(job), error
+        )
+        for job in jobs
     ]
 
 
-def _target_outcome(batch: BatchSpec, job: TargetJob, window: list[YearResult]) -> TargetOutcome:
-    """Compute and write one target's normal from its window's year results."""
+def _input_keys(job: TargetJob) -> list[tuple[str, int]]:
+    return [(source.scenario, source.year) for source in job.inputs]
+
+
+def _target_outcome(
+    batch: BatchSpec,
+    job: TargetJob,
+    window: list[YearResult],
+    normal: np.ndarray | None,
+    error: str | None,
+) -> TargetOutcome:
+    """Write one target's normal (computed from its window's year results), or say why not."""
     used = sorted((r for r in window if r.error is None), key=lambda r: r.year)
     left_out = missing_inputs(job) + tuple(
         (r.scenario, r.year, r.error or "") for r in window if r.error is not None
@@ -161,6 +202,8 @@ def _target_outcome(batch: BatchSpec, job: TargetJob, window: list[YearResult]) 
             masked_fills=fills,
             message=f"{len(used)} of {batch.window} window years usable; {batch.min_years} needed",
         )
+    if normal is None:
+        return outcome_of(job, Status.FAILED, left_out=left_out, message=f"{error}")
     metadata = NormalMetadata(
         variable=job.variable,
         target_year=job.target_year,
@@ -177,12 +220,9 @@ def _target_outcome(batch: BatchSpec, job: TargetJob, window: list[YearResult]) 
         variable_attrs=batch.variable_attrs,
     )
     try:
-        normal = window_mean(
-            ((r.sums, r.counts) for r in used if r.sums is not None), min_years=batch.min_years
-        )
         write_normal(normal_dataset(normal, batch.lat, batch.lon, metadata), job.path)
-    except Exception as error:
-        return outcome_of(job, Status.FAILED, left_out=left_out, message=f"{error}")
+    except Exception as failure:
+        return outcome_of(job, Status.FAILED, left_out=left_out, message=f"{failure}")
     status = Status.RECOMPUTED if job.path in batch.replacing else Status.WRITTEN
     return outcome_of(
         job, status, source_years=metadata.source_years, left_out=left_out, masked_fills=fills

@@ -1,8 +1,9 @@
 """Each year's per-day-of-year sums and counts of valid values: the one reduction of an input.
 
 :func:`dayofyear_sums` groups the time axis by (year, day of year: 1..365 with 29 February
-dropped, or 1..360 for the 360_day calendar) in one flox reduction. A year is read once,
-whatever the number of target years. Undeclared fill values (non-finite, or ``|x| >= 1e20``)
+dropped, or 1..360 for the 360_day calendar) in one flox reduction, or, for in-memory daily
+data, copies each value to its place. A year is read once, whatever the number of target
+years. Undeclared fill values (non-finite, or ``|x| >= 1e20``)
 are masked like declared ones (:func:`mask_fills`); years that lack some of their calendar's
 days are left out unless ``allow_incomplete_years``.
 """
@@ -15,11 +16,12 @@ import numpy as np
 import xarray as xr
 from flox.xarray import xarray_reduce
 
-from climaflow.fills import undeclared_fill_mask
+from climaflow.fills import mask_undeclared_fills, undeclared_fill_mask
 from climaflow.normals.calendar import (
     calendar_of,
     check_calendar,
     days_of_year,
+    days_per_year,
     incomplete_years,
     years_and_days,
 )
@@ -90,7 +92,8 @@ def dayofyear_sums(
 
     One flox reduction grouped by (year, day of year) with every year and day expected, so
     all years share the same day axis: 1..365 with 29 February dropped, or 1..360 for
-    360_day data.
+    360_day data. In-memory daily data (at most one value per day) need no reduction: each
+    value is copied to its (year, day), with the same result.
 
     Parameters
     ----------
@@ -133,13 +136,18 @@ def dayofyear_sums(
     if obj.chunksizes and np.all(np.diff(years) >= 0):
         # One chunk per year: files chunked by day (as NEX-GDDP's) would give a task per day.
         obj = obj.chunk({time_dim: tuple(np.unique(years, return_counts=True)[1])})
-    obj, masked_fills = mask_fills(obj)
-    dtypes = obj.dtypes.values() if isinstance(obj, xr.Dataset) else [obj.dtype]
-    if values_per_day > 1 or not all(np.issubdtype(dtype, np.floating) for dtype in dtypes):
-        obj = obj.astype(np.float64)  # sums of several values accumulate in float64
-    sums, counts = _grouped_sums(
-        obj, time_dim, years, dayofyear, calendar, values_per_day > 1, engine
-    )
+    masked_fills: int | None
+    if values_per_day == 1 and not obj.chunksizes:
+        sums, masked_fills = _placed(obj, time_dim, years, dayofyear, calendar)
+        counts = None
+    else:
+        obj, masked_fills = mask_fills(obj)
+        dtypes = obj.dtypes.values() if isinstance(obj, xr.Dataset) else [obj.dtype]
+        if values_per_day > 1 or not all(np.issubdtype(dtype, np.floating) for dtype in dtypes):
+            obj = obj.astype(np.float64)  # sums of several values accumulate in float64
+        sums, counts = _grouped_sums(
+            obj, time_dim, years, dayofyear, calendar, values_per_day > 1, engine
+        )
     return YearlySums(
         sums=sums,
         years=tuple(int(year) for year in np.unique(years)),
@@ -175,6 +183,57 @@ def _grouped_sums(
         obj, *by, func="count", expected_groups=groups, fill_value=0, engine=engine
     ).transpose("year", "dayofyear", ...)
     return sums, counts.astype(np.int32)
+
+
+def _placed(
+    obj: T_Xarray, time_dim: Hashable, years: np.ndarray, dayofyear: np.ndarray, calendar: str
+) -> tuple[T_Xarray, int]:
+    """Daily values moved to their (year, day of year), NaN where a day has none, undeclared
+    fill values masked (and counted).
+
+    What :func:`mask_fills` and :func:`_grouped_sums` give for in-memory data with at most one
+    value per day (the sum of one value is the value), in one copy instead of a reduction.
+    """
+    if isinstance(obj, xr.Dataset):
+        placed = {
+            name: _placed_array(array, time_dim, years, dayofyear, calendar)
+            for name, array in obj.data_vars.items()
+        }
+        dataset = xr.Dataset({name: array for name, (array, _) in placed.items()}, attrs=obj.attrs)
+        return dataset, sum(fills for _, fills in placed.values())
+    return _placed_array(obj, time_dim, years, dayofyear, calendar)
+
+
+def _placed_array(
+    array: xr.DataArray,
+    time_dim: Hashable,
+    years: np.ndarray,
+    dayofyear: np.ndarray,
+    calendar: str,
+) -> tuple[xr.DataArray, int]:
+    first = int(years.min())
+    moved = array.transpose(time_dim, ...)
+    dtype = moved.dtype if np.issubdtype(moved.dtype, np.floating) else np.dtype(np.float64)
+    days = days_per_year(calendar)
+    values = np.empty((int(years.max()) - first + 1, days, *moved.shape[1:]), dtype=dtype)
+    empty = np.ones(values.shape[:2], dtype=bool)
+    empty[years - first, dayofyear - 1] = False
+    values[empty] = np.nan
+    values[years - first, dayofyear - 1] = moved.values
+    fills = mask_undeclared_fills(values) if np.issubdtype(moved.dtype, np.floating) else 0
+    kept = {name: coord for name, coord in moved.coords.items() if time_dim not in coord.dims}
+    placed = xr.DataArray(
+        values,
+        dims=("year", "dayofyear", *moved.dims[1:]),
+        coords={
+            "year": np.arange(first, first + values.shape[0]),
+            "dayofyear": np.arange(1, days + 1),
+            **kept,
+        },
+        name=array.name,
+        attrs=array.attrs,
+    )
+    return placed, fills
 
 
 def _calendar_of(time: xr.DataArray) -> str:
