@@ -14,11 +14,15 @@ of producing the 121 normals of target years 1980-2100 (window 30, min_years 25)
 climaflow runs on a cluster started (and warmed with one target year) before timing, as users
 run it; the process pools of (a) and (b) fork from this process, modules imported. Wall time
 and peak memory (summed RSS of the whole process tree, sampled every 0.1 s) are printed as a
-table, with climaflow's peak also for a quarter of the target years, to show that
-memory does not grow with their number. Run::
+table, with climaflow also on half of the target years, to show that memory does not grow
+with their number (a lane holds the years of its running batches and of at most
+``READ_AHEAD_BATCHES`` batches ahead, whatever the number of target years) and that time
+grows with the work. ``--workers`` sets climaflow's workers and the pools' processes. Run::
 
-    .venv/bin/python benchmarks/compare_normals.py           # full size (tens of minutes)
-    .venv/bin/python benchmarks/compare_normals.py --small   # a quick check (about a minute)
+    .venv/bin/python benchmarks/compare_normals.py                # full size (tens of minutes)
+    .venv/bin/python benchmarks/compare_normals.py --skip-seed    # without (a): about 5 minutes
+    .venv/bin/python benchmarks/compare_normals.py --workers 1    # the same on one worker
+    .venv/bin/python benchmarks/compare_normals.py --small        # a quick check (about a minute)
 
 The archive is written once under ``--workdir`` and reused by later runs.
 """
@@ -56,7 +60,6 @@ from climaflow.testing.nex_gddp_archive import write_synthetic_nex_gddp_archive
 MODEL = "NorESM2-LM"
 VARIABLE = "tas"
 SCENARIO = "ssp245"
-WORKERS = 2
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--skip-seed", action="store_true", help="skip (a), the slowest of the three"
     )
+    parser.add_argument(
+        "--workers", type=int, default=2, help="climaflow's workers and the pools' processes"
+    )
     args = parser.parse_args(argv)
     size = SMALL if args.small else FULL
     root = args.workdir / ("small" if args.small else "full")
@@ -100,10 +106,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(f"target years: {size.target_years.start}-{size.target_years.stop - 1}", flush=True)
 
     rows = []
-    quarter = range(size.target_years.start, size.target_years.start + len(size.target_years) // 4)
+    half = range(size.target_years.start, size.target_years.start + len(size.target_years) // 2)
     with (
         LocalCluster(
-            n_workers=WORKERS, threads_per_worker=2, processes=True, dashboard_address=":0"
+            n_workers=args.workers, threads_per_worker=2, processes=True, dashboard_address=":0"
         ) as cluster,
         Client(cluster) as client,
     ):
@@ -116,14 +122,22 @@ def main(argv: Sequence[str] | None = None) -> None:
         )
         rows.append(
             measure(
-                f"climaflow, {len(quarter)} targets",
-                lambda: run_climaflow(client, archive, root / "out-cf-quarter", size, quarter),
+                f"climaflow, {len(half)} targets",
+                lambda: run_climaflow(client, archive, root / "out-cf-half", size, half),
             )
         )
-    rows.append(measure("(b) lower bound", lambda: run_lower_bound(archive, root / "out-b", size)))
+    rows.append(
+        measure(
+            "(b) lower bound",
+            lambda: run_lower_bound(archive, root / "out-b", size, args.workers),
+        )
+    )
     if not args.skip_seed:
         rows.append(
-            measure("(a) seed method", lambda: run_seed_method(archive, root / "out-a", size))
+            measure(
+                "(a) seed method",
+                lambda: run_seed_method(archive, root / "out-a", size, args.workers),
+            )
         )
     print_table(rows)
 
@@ -185,7 +199,7 @@ def prepare_archive(archive: Path, size: Size) -> None:
         "lon_bounds": size.lon_bounds,
         "seed": 0,
     }
-    with ProcessPoolExecutor(WORKERS) as pool:
+    with ProcessPoolExecutor(2) as pool:
         jobs = [("historical", year) for year in historical] + [(SCENARIO, year) for year in future]
         list(pool.map(_write_year, [archive] * len(jobs), jobs, [common] * len(jobs)))
     done.touch()
@@ -217,12 +231,12 @@ def run_climaflow(
     return len(summary.outcomes)
 
 
-def run_seed_method(archive: Path, output: Path, size: Size) -> int:
+def run_seed_method(archive: Path, output: Path, size: Size, workers: int) -> int:
     """(a): per target year, read its 30 files, day-of-year mean of each, mean of the 30."""
     shutil.rmtree(output, ignore_errors=True)
     plan = _plan(archive, size)
     batches = [plan[i : i + 2] for i in range(0, len(plan), 2)]  # the seed's batch_size_years: 2
-    with ProcessPoolExecutor(WORKERS) as pool:
+    with ProcessPoolExecutor(workers) as pool:
         written = sum(
             pool.map(_seed_batch, batches, [output] * len(batches), [size] * len(batches))
         )
@@ -247,12 +261,12 @@ def _seed_batch(
     return len(batch)
 
 
-def run_lower_bound(archive: Path, output: Path, size: Size) -> int:
+def run_lower_bound(archive: Path, output: Path, size: Size, workers: int) -> int:
     """(b): read every input file once, write every output file once."""
     shutil.rmtree(output, ignore_errors=True)
     plan = _plan(archive, size)
     files = sorted({location for _, _, inputs in plan for _, _, location in inputs})
-    with ProcessPoolExecutor(WORKERS) as pool:
+    with ProcessPoolExecutor(workers) as pool:
         list(pool.map(_read_region, files, [size] * len(files)))
         written = sum(pool.map(_write_only, plan, [output] * len(plan), [size] * len(plan)))
     return written
