@@ -4,11 +4,11 @@ Run from the repository root: ``.venv/bin/python -m benchmarks.compare_shard_wri
 
 Both write the same float32 array (``steps x 256 x 512``, shards of 16 x 256 x 256, blosc
 zstd 3) to a fresh local Zarr v3 store; the baseline is ``array[:] = values``. For the
-region jobs (values computed in ``read_data``, so no I/O but the writes) it reports, from
-the Dask task stream:
+region jobs (values computed in ``read_data``, so no I/O but the writes) it reports:
 
-- write-stage throughput: uncompressed bytes over the ``write-field`` tasks' busy time
-  divided by the cluster's threads (what the write stage costs when it has the cluster);
+- write-stage throughput: uncompressed bytes over the seconds the variables' tasks spent
+  writing shards (``VariableSummary.seconds["write"]``) divided by the cluster's threads
+  (what the write stage costs when it has the cluster);
 - end-to-end throughput: bytes over the wall time of the whole graph (reads, assembly,
   transfers between workers, transforms and writes interleaved).
 """
@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 import zarr
-from distributed import Client, LocalCluster, get_task_stream
+from distributed import Client, LocalCluster
 
 from climaflow.reformat.graph import process_jobs
 
@@ -29,18 +29,13 @@ from .synthetic_job import BenchTemplate, expected_array, make_jobs
 
 
 def region_job_seconds(client: Client, store: Path, n_steps: int) -> tuple[float, float]:
-    """(write-task busy seconds per cluster thread, wall seconds of the whole graph)."""
+    """(shard-writing seconds per cluster thread, wall seconds of the whole graph)."""
     jobs = make_jobs(store, n_steps)
     start = time.perf_counter()
-    with get_task_stream(client) as stream:
-        process_jobs(jobs, client)
+    results = process_jobs(jobs, client)
     wall = time.perf_counter() - start
     busy = sum(
-        part["stop"] - part["start"]
-        for task in stream.data
-        if isinstance(task["key"], tuple) and task["key"][0] == "write-field"
-        for part in task["startstops"]
-        if part["action"] == "compute"
+        summary.seconds["write"] for result in results for summary in result.variables.values()
     )
     threads = sum(client.nthreads().values())
     return busy / threads, wall

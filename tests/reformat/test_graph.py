@@ -7,6 +7,7 @@ import dask.config
 import numpy as np
 import pytest
 import xarray as xr
+from dask.core import get_dependencies
 from distributed import wait
 from distributed.utils import key_split_group
 
@@ -165,22 +166,20 @@ def test_task_names_carry_stage_and_variable(archive, tmp_path):
     groups = {key_split_group(key) for key in graph}
     assert groups == {
         "download-example",
-        "read-example",
-        "assemble-temperature",
-        "assemble-precipitation",
-        "transform-temperature",
-        "transform-precipitation",
-        "write-temperature",
-        "write-precipitation",
-        "summarize-temperature",
-        "summarize-precipitation",
+        "reformat-temperature",
+        "reformat-precipitation",
         "cleanup-example",
         "job-example",
         "regionjob-example",
     }
     assert key_split_group(result_key) == "job-example"
-    writes = [key for key in graph if key_split_group(key) == "write-temperature"]
-    assert len(writes) == 2  # one task per shard
+    downloads = [key for key in graph if key_split_group(key) == "download-example"]
+    assert len(downloads) == 8  # one per file: 4 days x 2 variables
+    (reformat_temperature,) = [
+        key for key in graph if key_split_group(key) == "reformat-temperature"
+    ]
+    # the variable's task depends on its own files only (and the job)
+    assert len(get_dependencies(graph, reformat_temperature)) == 4 + 1
 
 
 def test_scheduler_shows_task_groups_by_stage_and_variable(client, archive, tmp_path):
@@ -192,7 +191,7 @@ def test_scheduler_shows_task_groups_by_stage_and_variable(client, archive, tmp_
         return sorted(dask_scheduler.task_groups)
 
     names = set(client.run_on_scheduler(group_names))
-    assert {"read-example", "write-precipitation", "download-example", "job-example"} <= names
+    assert {"download-example", "reformat-precipitation", "job-example"} <= names
 
 
 def test_downloads_are_cleaned_up_and_sources_kept(client, archive, tmp_path):

@@ -10,7 +10,6 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-import xarray as xr
 from dask.delayed import Delayed, delayed
 from distributed import Client, Future
 
@@ -18,15 +17,10 @@ from climaflow import config
 from climaflow.progress import show_task_progress
 from climaflow.reformat.results import JobResult
 from climaflow.reformat.tasks import (
-    assemble_variable,
     cleanup_downloads,
     download_coord,
     job_result,
-    read_coord,
-    select_variable,
-    summarize_variable,
-    transform_variable,
-    write_shard,
+    reformat_variable,
 )
 
 if TYPE_CHECKING:
@@ -36,11 +30,15 @@ if TYPE_CHECKING:
 def job_graph(job: RegionJob[Any, Any], job_label: str) -> Delayed:
     """A region job's Dask graph, as the delayed :class:`JobResult` of the job.
 
-    ``job_label`` makes the keys unique (e.g. dataset, region and a run token). Keys are
-    tuples whose first element names the stage and variable (``write-temperature_2m``), so
-    the dashboard shows one task group per stage and variable. The job object is in the graph
-    once (key ``("regionjob-{dataset}", job_label)``) and every task refers to it: it is not
-    hashed, nor pickled per task.
+    One ``download-{dataset}`` task per source file of each variable group, then one
+    ``reformat-{var}`` task per variable (read its values from the group's downloads,
+    assemble, transform and write each shard, tile by tile: see
+    :func:`~climaflow.reformat.tasks.reformat_variable`), one ``cleanup-{dataset}`` per
+    group and the ``job-{dataset}`` result. ``job_label`` makes the keys unique (e.g.
+    dataset, region and a run token); the first element of each key names the stage and
+    variable, so the dashboard shows one task group per stage and variable. The job object
+    is in the graph once (key ``("regionjob-{dataset}", job_label)``) and every task refers
+    to it: it is not hashed, nor pickled per task.
     """
     dataset_id = job.template.dataset_id
     processing_ds = job.processing_dataset()
@@ -51,64 +49,28 @@ def job_graph(job: RegionJob[Any, Any], job_label: str) -> Delayed:
     job_ref = delayed(job, name=(f"regionjob-{dataset_id}", job_label))
     summaries, cleanups = [], []
     for group_index, group in enumerate(job.group_data_vars(processing_ds)):
-        downloads, reads_by_var = _reads(job_ref, job, processing_ds, group, job_label, group_index)
-        writes = []
-        for data_var in group:
-            name = data_var.name
-            assembled = _task(assemble_variable, (f"assemble-{name}", job_label))(
-                job_ref, data_var, *reads_by_var[name]
+        downloads: list[Delayed] = []
+        downloads_by_var: dict[str, list[Delayed]] = {var.name: [] for var in group}
+        for i, coord in enumerate(job.generate_source_file_coords(processing_ds, group)):
+            key = (f"download-{dataset_id}", job_label, group_index, i)
+            downloaded = _task(download_coord, key)(job_ref, coord)
+            downloads.append(downloaded)
+            for var in group:
+                if coord.contains(var.name):
+                    downloads_by_var[var.name].append(downloaded)
+        group_summaries = [
+            _task(reformat_variable, (f"reformat-{var.name}", job_label))(
+                job_ref, var, *downloads_by_var[var.name]
             )
-            transformed = _task(transform_variable, (f"transform-{name}", job_label))(
-                job_ref, data_var, assembled
-            )
-            var_writes = [
-                _task(write_shard, (f"write-{name}", job_label, s))(
-                    job_ref, data_var, transformed, selection
-                )
-                for s, selection in enumerate(job.shard_selections(data_var))
-            ]
-            writes.extend(var_writes)
-            summaries.append(
-                _task(summarize_variable, (f"summarize-{name}", job_label))(
-                    job_ref, data_var, transformed, *var_writes
-                )
-            )
+            for var in group
+        ]
+        summaries.extend(group_summaries)
         cleanups.append(
             _task(cleanup_downloads, (f"cleanup-{dataset_id}", job_label, group_index))(
-                job_ref, *downloads, *writes
+                job_ref, *downloads, *group_summaries
             )
         )
     return _task(job_result, (f"job-{dataset_id}", job_label))(job_ref, *summaries, *cleanups)
-
-
-def _reads(
-    job_ref: Delayed,
-    job: RegionJob[Any, Any],
-    processing_ds: xr.Dataset,
-    group: Sequence[Any],
-    job_label: str,
-    group_index: int,
-) -> tuple[list[Delayed], dict[str, list[Delayed]]]:
-    """The download and read tasks of a variable group: each file fetched and read once."""
-    dataset_id = job.template.dataset_id
-    downloads: list[Delayed] = []
-    reads_by_var: dict[str, list[Delayed]] = {var.name: [] for var in group}
-    for i, coord in enumerate(job.generate_source_file_coords(processing_ds, group)):
-        downloaded = _task(download_coord, (f"download-{dataset_id}", job_label, group_index, i))(
-            job_ref, coord
-        )
-        downloads.append(downloaded)
-        held = [var for var in group if coord.contains(var.name)]
-        read = _task(read_coord, (f"read-{dataset_id}", job_label, group_index, i))(
-            job_ref, downloaded, held
-        )
-        for var in held:
-            if len(held) == 1:
-                reads_by_var[var.name].append(read)
-            else:  # only this variable's array travels to its assemble task
-                key = (f"select-{var.name}", job_label, i)
-                reads_by_var[var.name].append(_task(select_variable, key)(read, var.name))
-    return downloads, reads_by_var
 
 
 def _task(function: Callable[..., Any], key: tuple[Any, ...]) -> Callable[..., Delayed]:

@@ -4,17 +4,17 @@ A region job covers a slice of the append dimension made of whole shards, for a 
 variables. Subclasses say where source files are and how to read them (the hooks below);
 the base class builds the graph::
 
-    download-{dataset} -> read-{dataset} [-> select-{var}] -> assemble-{var}
-        -> transform-{var} -> write-{var} (one per shard) -> summarize-{var}
-    cleanup-{dataset} (after every write)          job-{dataset} (the job's result)
+    download-{dataset} (one per file) -> reformat-{var} (one per variable)
+    cleanup-{dataset} (after every variable)       job-{dataset} (the job's result)
 
-Each file is downloaded and read once, whatever the number of variables it holds; a
-``select-{var}`` task (only for files holding several variables) runs where the file was
-read, so only that variable's array travels to its ``assemble`` task. Task keys are
-tuples whose first element names the stage and variable, so the dashboard and
-``Scheduler.task_groups`` show one group per stage and variable. Each write task owns
-whole shards: no two tasks of any job touch the same shard, so writes never race and
-re-running a job rewrites identical bytes.
+Each file is downloaded once, whatever the number of variables it holds, and each
+variable's values in it are decoded once, by that variable's task, which then assembles,
+transforms and writes the variable's shards one tile at a time (see
+:func:`climaflow.reformat.tasks.reformat_variable`): only file descriptions travel between
+workers. Task keys are tuples whose first element names the stage and variable, so the
+dashboard and ``Scheduler.task_groups`` show one group per stage and variable. Each
+variable's task owns its shards: no two tasks of any job touch the same shard, so writes
+never race and re-running a job rewrites identical bytes.
 """
 
 import logging
@@ -243,7 +243,13 @@ class RegionJob(Generic[DATA_VAR, SOURCE_FILE_COORD]):
         return results
 
     def apply_data_transformations(self, data_array: xr.DataArray, data_var: DATA_VAR) -> None:
-        """Transform ``data_array`` in place: deaccumulation, interpolation, then rounding."""
+        """Transform ``data_array`` in place: deaccumulation, interpolation, then rounding.
+
+        ``data_array`` is one tile: the whole processing region along the append dimension
+        and along :attr:`transform_dim`, by one shard's extent along the other dimensions. A
+        transform must work point by point along :attr:`transform_dim` (default: the append
+        dimension), as these do.
+        """
         processing = data_var.processing
         dim = self.transform_dim or self.template.append_dim
         axis = data_array.get_axis_num(dim)

@@ -1,15 +1,13 @@
-"""What a region job's tasks hand each other and return: reads, arrays, writes, summaries."""
+"""What a region job's tasks return: a file's read, a variable's summary, the job's result."""
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic
 
 import numpy as np
-from dask.sizeof import sizeof
 
 from climaflow.reformat.source_file_coord import (
     SOURCE_FILE_COORD,
-    SourceFileCoord,
     SourceFileStatus,
 )
 
@@ -22,25 +20,6 @@ class ReadResult(Generic[SOURCE_FILE_COORD]):
     values: np.ndarray | None
 
 
-@dataclass
-class AssembledVariable:
-    """A variable's processing-region array: NaN where no file delivered data."""
-
-    name: str
-    values: np.ndarray
-    file_results: list[SourceFileCoord]
-    transformed: bool = False
-
-
-@dataclass(frozen=True)
-class ShardWrite:
-    """One written shard: its selection in the output array and its uncompressed size."""
-
-    variable: str
-    selection: tuple[slice, ...]
-    nbytes: int
-
-
 @dataclass(frozen=True)
 class VariableSummary:
     """What happened to one variable in one job: every file's record and the counts."""
@@ -51,6 +30,9 @@ class VariableSummary:
     shards_written: int
     bytes_written: int
     processing_state: Any = None
+    #: Seconds spent in the variable's task by stage: read (download fallbacks and
+    #: decoding included), assemble, transform and write (encoding included).
+    seconds: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def failed_files(self) -> list[Mapping[str, Any]]:
@@ -70,16 +52,3 @@ class JobResult:
     def failed_files(self) -> list[Mapping[str, Any]]:
         """Records of the files that failed to download or read, for any variable."""
         return [f for v in self.variables.values() for f in v.failed_files]
-
-
-def _sizeof_read_result(read: ReadResult[Any]) -> int:
-    return 256 + (read.values.nbytes if read.values is not None else 0)
-
-
-def _sizeof_assembled(assembled: AssembledVariable) -> int:
-    return 256 + assembled.values.nbytes
-
-
-# The scheduler keeps write tasks next to the data only if it knows the data's size.
-sizeof.register(ReadResult, _sizeof_read_result)
-sizeof.register(AssembledVariable, _sizeof_assembled)

@@ -166,4 +166,16 @@ def _run_record(
         "stop": str(stop),
         "regions": [list(job.region) for job in results],
         "files": [f for job in results for v in job.variables.values() for f in v.files],
+        "seconds": _seconds_by_variable(results),
     }
+
+
+def _seconds_by_variable(results: Sequence[JobResult]) -> dict[str, dict[str, float]]:
+    """Task seconds by variable and stage (read, assemble, transform, write), over all jobs."""
+    seconds: dict[str, dict[str, float]] = {}
+    for job in results:
+        for name, summary in job.variables.items():
+            stages = seconds.setdefault(name, {})
+            for stage, spent in summary.seconds.items():
+                stages[stage] = round(stages.get(stage, 0.0) + spent, 3)
+    return seconds

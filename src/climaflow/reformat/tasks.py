@@ -1,15 +1,22 @@
-"""The task functions of a region job's graph: download, read, assemble, transform, write.
+"""The task functions of a region job's graph: download, then one task per variable.
 
 They run on workers and take the job object as their first argument (its hooks do the
 dataset-specific work). A failed download or read is recorded in the file's coordinate
 (its status and error), never raised: the job goes on and reports it.
+
+A variable's task reads its values from every downloaded file (each message decoded
+once), then builds, transforms and writes its shards one spatial tile at a time: nothing
+but file coordinates travels between workers, and a task holds the decoded fields plus
+one tile, never the variable's whole processing-region array filled with NaN.
 """
 
 from __future__ import annotations
 
 import logging
-from collections import Counter
-from collections.abc import Mapping, Sequence
+import time
+from collections import Counter, defaultdict
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,16 +26,8 @@ import xarray as xr
 
 from climaflow.io.stores import open_array_for_writing
 from climaflow.io.urls import redact_url
-from climaflow.reformat.results import (
-    AssembledVariable,
-    JobResult,
-    ReadResult,
-    ShardWrite,
-    VariableSummary,
-)
-from climaflow.reformat.shards import (
-    is_whole_shard,
-)
+from climaflow.reformat.results import JobResult, ReadResult, VariableSummary
+from climaflow.reformat.shards import is_whole_shard
 from climaflow.reformat.source_file_coord import (
     SOURCE_FILE_COORD,
     SourceFileCoord,
@@ -40,6 +39,10 @@ if TYPE_CHECKING:
     from climaflow.reformat.region_job import RegionJob
 
 logger = logging.getLogger(__name__)
+
+#: Where a file's array goes in the processing region (an int for a dimension the file
+#: has one label of), and which part of the file's array goes there.
+Placement = tuple[tuple[int | slice, ...], tuple[slice, ...]]
 
 
 def download_coord(
@@ -91,12 +94,6 @@ def read_coord(
     return results
 
 
-def select_variable(
-    reads: Mapping[str, ReadResult[SOURCE_FILE_COORD]], name: str
-) -> dict[str, ReadResult[SOURCE_FILE_COORD]]:
-    return {name: reads[name]}
-
-
 def _expected_shape(job: RegionJob[Any, Any], coord: SourceFileCoord) -> tuple[int, ...]:
     loc = coord.out_loc()
     shape = []
@@ -108,9 +105,100 @@ def _expected_shape(job: RegionJob[Any, Any], coord: SourceFileCoord) -> tuple[i
     return tuple(shape)
 
 
+def reformat_variable(
+    job: RegionJob[DATA_VAR, SOURCE_FILE_COORD],
+    data_var: DATA_VAR,
+    *downloads: SOURCE_FILE_COORD,
+) -> VariableSummary:
+    """Read ``data_var`` from its downloaded files and write every shard of the job's region.
+
+    The shards are taken a tile at a time: a tile is the processing region along the append
+    dimension and along the job's ``transform_dim``, by one shard's extent along every other
+    dimension, so the transforms (which run point by point along ``transform_dim``) see
+    whole series. Each tile
+    is filled with the fill value, receives its part of every file's array, is transformed
+    in place, and its shards are written whole.
+    """
+    seconds: dict[str, float] = defaultdict(float)
+    with _timed(seconds, "read"):
+        reads = [read_coord(job, coord, [data_var])[data_var.name] for coord in downloads]
+    coords = job.processing_coordinates()
+    dims = job.template.dims
+    shape = tuple(len(coords[dim]) for dim in dims)
+    placed = [
+        (read.values, placement)
+        for read in reads
+        if read.values is not None
+        and (placement := _placement(coords, dims, read.coord.out_loc())) is not None
+    ]
+    array = open_array_for_writing(job.open_output_store(), data_var.name)
+    encoding = data_var.encoding
+    axis = job.template.append_axis
+    whole_axes = {axis, dims.index(job.transform_dim or job.template.append_dim)}
+    offset = job.get_processing_region().start
+    shards = nbytes = 0
+    for tile, selections in _tiles(job.shard_selections(data_var), whole_axes, shape):
+        with _timed(seconds, "assemble"):
+            values = np.full(
+                tuple(s.stop - s.start for s in tile), encoding.fill_value, encoding.dtype
+            )
+            for file_values, placement in placed:
+                in_tile = _placement_in_tile(placement, tile)
+                if in_tile is not None:
+                    destination, source = in_tile
+                    values[destination] = file_values[source]
+        with _timed(seconds, "transform"):
+            _transform(job, data_var, values, coords, tile)
+        with _timed(seconds, "write"):
+            for selection in selections:
+                assert is_whole_shard(selection, array.shape, encoding.write_block), (
+                    f"{data_var.name}: selection {selection} is not exactly one shard of an "
+                    f"array of shape {array.shape} with shards {encoding.write_block}"
+                )
+                origin = [offset if i == axis else part.start for i, part in enumerate(tile)]
+                shard = values[
+                    tuple(
+                        slice(s.start - o, s.stop - o)
+                        for s, o in zip(selection, origin, strict=True)
+                    )
+                ]
+                array[selection] = shard
+                shards += 1
+                nbytes += shard.nbytes
+    return _summary(job, data_var, [read.coord for read in reads], shards, nbytes, seconds)
+
+
+@contextmanager
+def _timed(seconds: dict[str, float], stage: str) -> Iterator[None]:
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        seconds[stage] += time.perf_counter() - start
+
+
+def _tiles(
+    selections: Sequence[tuple[slice, ...]], whole_axes: Collection[int], shape: tuple[int, ...]
+) -> Iterator[tuple[tuple[slice, ...], list[tuple[slice, ...]]]]:
+    """The tiles of a region's shards (in processing-region positions) and each tile's shards.
+
+    A tile spans ``whole_axes`` (the append axis and the transforms' axis) whole, and one
+    shard's extent along the others: shards that differ only along ``whole_axes`` share it.
+    """
+    by_extent: dict[tuple[tuple[int, int], ...], list[tuple[slice, ...]]] = {}
+    for selection in selections:
+        extent = tuple((s.start, s.stop) for i, s in enumerate(selection) if i not in whole_axes)
+        by_extent.setdefault(extent, []).append(selection)
+    for shard_group in by_extent.values():
+        tile = list(shard_group[0])
+        for axis in whole_axes:
+            tile[axis] = slice(0, shape[axis])
+        yield tuple(tile), shard_group
+
+
 def _placement(
     processing_coords: Mapping[str, np.ndarray], dims: Sequence[str], loc: Mapping[str, Any]
-) -> tuple[tuple[int | slice, ...], tuple[slice, ...]] | None:
+) -> Placement | None:
     """Where a file's array goes in the processing region, and which part of it goes.
 
     Returns (destination index, source index), or ``None`` when the file's labels fall
@@ -120,8 +208,8 @@ def _placement(
     source: list[slice] = []
     for dim in dims:
         if dim not in loc:
-            destination.append(slice(None))
-            source.append(slice(None))
+            destination.append(slice(0, len(processing_coords[dim])))
+            source.append(slice(0, len(processing_coords[dim])))
             continue
         index = pd.Index(processing_coords[dim])
         labels = loc[dim]
@@ -142,84 +230,73 @@ def _placement(
     return tuple(destination), tuple(source)
 
 
-def assemble_variable(
+def _placement_in_tile(placement: Placement, tile: tuple[slice, ...]) -> Placement | None:
+    """``placement`` cut to ``tile``, in the tile's positions; ``None`` when they do not meet."""
+    destination, source = placement
+    sources = iter(source)
+    cut_destination: list[int | slice] = []
+    cut_source: list[slice] = []
+    for where, part in zip(destination, tile, strict=True):
+        if isinstance(where, int):
+            if not part.start <= where < part.stop:
+                return None
+            cut_destination.append(where - part.start)
+            continue
+        source_start = next(sources).start
+        low, high = max(where.start, part.start), min(where.stop, part.stop)
+        if low >= high:
+            return None
+        cut_destination.append(slice(low - part.start, high - part.start))
+        cut_source.append(
+            slice(source_start + low - where.start, source_start + high - where.start)
+        )
+    return tuple(cut_destination), tuple(cut_source)
+
+
+def _transform(
     job: RegionJob[DATA_VAR, Any],
     data_var: DATA_VAR,
-    *file_reads: Mapping[str, ReadResult[Any]],
-) -> AssembledVariable:
-    coords = job.processing_coordinates()
-    shape = tuple(len(coords[dim]) for dim in job.template.dims)
-    encoding = data_var.encoding
-    values = np.full(shape, encoding.fill_value, dtype=encoding.dtype)
-    reads = [file_read[data_var.name] for file_read in file_reads]
-    for read in reads:
-        if read.values is None:
-            continue
-        placement = _placement(coords, job.template.dims, read.coord.out_loc())
-        if placement is not None:
-            destination, source = placement
-            values[destination] = read.values[source]
-    return AssembledVariable(data_var.name, values, [read.coord for read in reads])
-
-
-def transform_variable(
-    job: RegionJob[DATA_VAR, Any], data_var: DATA_VAR, assembled: AssembledVariable
-) -> AssembledVariable:
-    if assembled.transformed:  # re-executed on the object it already transformed in place
-        return assembled
+    values: np.ndarray,
+    coords: Mapping[str, np.ndarray],
+    tile: tuple[slice, ...],
+) -> None:
+    dims = job.template.dims
     data_array = xr.DataArray(
-        assembled.values, dims=job.template.dims, coords=job.processing_coordinates()
+        values,
+        dims=dims,
+        coords={dim: coords[dim][part] for dim, part in zip(dims, tile, strict=True)},
     )
     job.apply_data_transformations(data_array, data_var)
-    assert data_array.values is assembled.values or np.shares_memory(
-        data_array.values, assembled.values
-    ), f"apply_data_transformations must work in place ({data_var.name})"
-    assembled.transformed = True
-    return assembled
-
-
-def write_shard(
-    job: RegionJob[DATA_VAR, Any],
-    data_var: DATA_VAR,
-    assembled: AssembledVariable,
-    selection: tuple[slice, ...],
-) -> ShardWrite:
-    array = open_array_for_writing(job.open_output_store(), data_var.name)
-    assert is_whole_shard(selection, array.shape, data_var.encoding.write_block), (
-        f"{data_var.name}: selection {selection} is not exactly one shard of an array of "
-        f"shape {array.shape} with shards {data_var.encoding.write_block}"
+    assert data_array.values is values or np.shares_memory(data_array.values, values), (
+        f"apply_data_transformations must work in place ({data_var.name})"
     )
-    axis = job.template.append_axis
-    offset = job.get_processing_region().start
-    local = list(selection)
-    local[axis] = slice(selection[axis].start - offset, selection[axis].stop - offset)
-    values = assembled.values[tuple(local)]
-    array[selection] = values
-    return ShardWrite(data_var.name, selection, values.nbytes)
 
 
-def summarize_variable(
+def _summary(
     job: RegionJob[DATA_VAR, Any],
     data_var: DATA_VAR,
-    assembled: AssembledVariable,
-    *writes: ShardWrite,
+    file_results: list[SourceFileCoord],
+    shards: int,
+    nbytes: int,
+    seconds: Mapping[str, float],
 ) -> VariableSummary:
-    counts = Counter(str(coord.status) for coord in assembled.file_results)
+    counts = Counter(str(coord.status) for coord in file_results)
     return VariableSummary(
         name=data_var.name,
         status_counts=dict(counts),
-        files=[{"variable": data_var.name, **coord.describe()} for coord in assembled.file_results],
-        shards_written=len(writes),
-        bytes_written=sum(write.nbytes for write in writes),
-        processing_state=job.summarize_processing_state(data_var, assembled.file_results),
+        files=[{"variable": data_var.name, **coord.describe()} for coord in file_results],
+        shards_written=shards,
+        bytes_written=nbytes,
+        processing_state=job.summarize_processing_state(data_var, file_results),
+        seconds=dict(seconds),
     )
 
 
-def cleanup_downloads(job: RegionJob[Any, Any], *results: SourceFileCoord | ShardWrite) -> int:
+def cleanup_downloads(job: RegionJob[Any, Any], *results: SourceFileCoord | VariableSummary) -> int:
     """Delete the downloads of a variable group (never a local source file); count them.
 
-    ``results`` are the group's downloads and its shard writes: the writes are passed so
-    that files are removed only once every shard is written.
+    ``results`` are the group's downloads and its variables' summaries: the summaries are
+    passed so that files are removed only once every variable's shards are written.
     """
     download_dir = job.download_dir.resolve()
     removed = 0
