@@ -4,6 +4,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import xarray as xr
 import yaml
 from click.testing import CliRunner
 
@@ -46,6 +47,26 @@ def test_options_run_the_pipeline_and_print_a_summary(archive, tmp_path, client)
     assert len(names) == 2 * 5  # two regions, target years 2012-2016
     total = result.output.strip().splitlines()[-1].split()
     assert total[:2] == ["total", "10"]
+
+
+def test_format_zarr_writes_one_store_per_scenario_and_region(archive, tmp_path, client):
+    output = tmp_path / "out"
+    result = invoke(
+        "--input", str(archive), "--output", str(output), "--model", MODEL,
+        "--variables", "tas", "--regions", "HI", "--scenario", "ssp585",
+        "--periods", "historical,hybrid", "--target-years", "2013-2016",
+        "--window", "5", "--min-years", "4", "--format", "zarr",
+        "--scheduler", client.scheduler.address, "--no-progress",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    stores = sorted(p.relative_to(output) for p in output.rglob("*.zarr"))
+    assert [str(p) for p in stores] == [
+        f"{MODEL}/tas/historical/HI/tas_{MODEL}_HI_historical_5yr_normals.zarr",
+        f"{MODEL}/tas/ssp585/HI/tas_{MODEL}_HI_ssp585_5yr_normals.zarr",
+    ]
+    hybrid = xr.open_zarr(output / stores[1])
+    assert hybrid["target_year"].values.tolist() == [2015, 2016]
+    assert not list(output.rglob("*.nc"))
 
 
 def test_yaml_config_with_command_line_overrides(archive, tmp_path, client):

@@ -36,6 +36,15 @@ _REQUIRED = ("input", "output", "model", "variables")
 @click.option("--input", "input", help="Archive root (path or URL) or Zarr store.")
 @click.option("--output", type=click.Path(file_okay=False, path_type=Path), help="Output root.")
 @click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["netcdf", "zarr"]),
+    default="netcdf",
+    show_default=True,
+    help="netcdf: one NetCDF4 file per target year; zarr: one Zarr v3 store per model, "
+    "variable, scenario and region, one shard per target year.",
+)
+@click.option(
     "--model",
     help="Model(s), comma-separated (e.g. NorESM2-LM,UKESM1-0-LL), or 'all' for every model "
     "of the archive (a model without input for a variable is then left out and named).",
@@ -94,7 +103,8 @@ _REQUIRED = ("input", "output", "model", "variables")
 @click.option("--progress/--no-progress", default=True, show_default=True)
 @click.pass_context
 def normals(ctx: click.Context, /, config_file: Path | None, **options: Any) -> None:
-    """Compute rolling daily climate normals and write one NetCDF file per target year.
+    """Compute rolling daily climate normals: one NetCDF file per target year, or (--format
+    zarr) one Zarr store per model, variable, scenario and region.
 
     Reads each input year once per run, for every region; runs every variable, region and
     scenario as one Dask graph, batched by target years. Ends with a summary table; exits
@@ -187,6 +197,7 @@ def _config(settings: Mapping[str, Any]) -> NormalsConfig:
             min_years=int(settings["min_years"]),
             batch_size=settings["batch_size"],
             last_historical_year=int(settings["last_historical_year"]),
+            output_format=settings["output_format"],
         )
     except ValueError as error:
         raise click.UsageError(str(error)) from error

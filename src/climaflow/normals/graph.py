@@ -134,7 +134,7 @@ def batch_tasks(
     config: NormalsConfig,
     plan: NormalsPlan,
     jobs: Sequence[TargetJob],
-    replacing: frozenset[Path],
+    replacing: frozenset[tuple[Path, int]],
     batch_size: int,
     workers: Sequence[str],
 ) -> NormalsGraph:
@@ -300,25 +300,40 @@ def _year_task(
 
 
 def _batch_spec(
-    config: NormalsConfig, plan: NormalsPlan, batch: _Batch, replacing: frozenset[Path]
+    config: NormalsConfig,
+    plan: NormalsPlan,
+    batch: _Batch,
+    replacing: frozenset[tuple[Path, int]],
 ) -> BatchSpec:
     """What :func:`compute_batch` needs: the region's coordinates, attributes and rules."""
-    slices = plan.slices[(batch.model, batch.variable, batch.region)]
-    grid = plan.grids[(batch.model, batch.variable)]
+    lat, lon, variable_attrs = output_coordinates(plan, batch.model, batch.variable, batch.region)
     return BatchSpec(
         region=batch.region,
         jobs=batch.jobs,
-        replacing=frozenset(job.path for job in batch.jobs) & replacing,
-        lat=xr.DataArray(
-            grid.lat[slices.lat_slice],
-            dims="lat",
-            attrs=kept_attrs(grid.lat_attrs, _KEPT_COORDINATE_ATTRS),
-        ),
-        lon=xr.DataArray(
-            slices.lon, dims="lon", attrs=kept_attrs(grid.lon_attrs, _KEPT_COORDINATE_ATTRS)
-        ),
-        variable_attrs=kept_attrs(grid.variable_attrs, _KEPT_VARIABLE_ATTRS),
-        calendar=grid.calendar,
+        replacing=frozenset(job.output_key for job in batch.jobs) & replacing,
+        output_format=config.output_format,
+        lat=lat,
+        lon=lon,
+        variable_attrs=variable_attrs,
+        calendar=plan.grids[(batch.model, batch.variable)].calendar,
         window=config.window,
         min_years=config.min_years,
     )
+
+
+def output_coordinates(
+    plan: NormalsPlan, model: str, variable: str, region: str
+) -> tuple[xr.DataArray, xr.DataArray, dict[str, Any]]:
+    """A region's latitudes and longitudes as its outputs carry them, and the variable's
+    attributes the outputs keep."""
+    slices = plan.slices[(model, variable, region)]
+    grid = plan.grids[(model, variable)]
+    lat = xr.DataArray(
+        grid.lat[slices.lat_slice],
+        dims="lat",
+        attrs=kept_attrs(grid.lat_attrs, _KEPT_COORDINATE_ATTRS),
+    )
+    lon = xr.DataArray(
+        slices.lon, dims="lon", attrs=kept_attrs(grid.lon_attrs, _KEPT_COORDINATE_ATTRS)
+    )
+    return lat, lon, kept_attrs(grid.variable_attrs, _KEPT_VARIABLE_ATTRS)

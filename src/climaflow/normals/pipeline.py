@@ -33,11 +33,18 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import distributed
+import numpy as np
 from distributed import Client
 
 from climaflow.normals.calendar import days_per_year
 from climaflow.normals.compute import MissingYearsWarning, warn_at_caller
-from climaflow.normals.graph import NormalsGraph, batch_size_for, batch_tasks, submit_batches
+from climaflow.normals.graph import (
+    NormalsGraph,
+    batch_size_for,
+    batch_tasks,
+    output_coordinates,
+    submit_batches,
+)
 from climaflow.normals.outcomes import (
     NormalsSummary,
     Status,
@@ -47,8 +54,9 @@ from climaflow.normals.outcomes import (
     warn_left_out_years,
     warn_masked_fills,
 )
-from climaflow.normals.output import OutputCheck, check_output
+from climaflow.normals.output import NormalMetadata, OutputCheck, check_output, normal_dataset
 from climaflow.normals.plan import NormalsConfig, NormalsPlan, TargetJob, plan_normals
+from climaflow.normals.zarr_output import check_target, prepare_normals_store
 from climaflow.progress import show_task_progress
 
 logger = logging.getLogger(__name__)
@@ -76,8 +84,10 @@ def run_normals(
         )
     existing = _check_existing(plan, config, client)
     to_compute = _jobs_to_compute(plan, config, existing, summary)
+    if config.output_format == "zarr":
+        _prepare_stores(plan, config, to_compute)
     replacing = frozenset(
-        path for path, check in existing.items() if check.exists and not check.valid
+        key for key, check in existing.items() if check.exists and not check.valid
     )
     workers = sorted(client.scheduler_info(n_workers=-1)["workers"])
     graph = batch_tasks(
@@ -93,14 +103,14 @@ def run_normals(
 def _jobs_to_compute(
     plan: NormalsPlan,
     config: NormalsConfig,
-    existing: Mapping[Path, OutputCheck],
+    existing: Mapping[tuple[Path, int], OutputCheck],
     summary: NormalsSummary,
 ) -> list[TargetJob]:
     """The jobs to run; the outcomes of those skipped (valid output, too few inputs) go to
     ``summary``."""
     to_compute: list[TargetJob] = []
     for job in plan.jobs:
-        check = existing.get(job.path)
+        check = existing.get(job.output_key)
         if check is not None and check.valid:
             summary.outcomes.append(
                 outcome_of(job, Status.SKIPPED_VALID, message="valid output exists")
@@ -136,30 +146,76 @@ def _run_batches(client: Client, graph: NormalsGraph, show_progress: bool) -> li
 
 def _check_existing(
     plan: NormalsPlan, config: NormalsConfig, client: Client
-) -> dict[Path, OutputCheck]:
+) -> dict[tuple[Path, int], OutputCheck]:
+    """Check every existing output, in parallel on the workers."""
     jobs = [job for job in plan.jobs if job.path.exists()]
-    futures = [
-        client.submit(
-            check_output,
-            job.path,
-            variable=job.variable,
-            expected=job.expected_attrs(config),
-            shape=(
-                1,
-                days_per_year(plan.grids[(job.model, job.variable)].calendar),
-                *plan.slices[(job.model, job.variable, job.region.name)].shape,
-            ),
-            key=(
-                f"check-{job.variable}-{job.region.name}",
-                job.model,
-                job.scenario,
+    futures = []
+    for job in jobs:
+        key = (f"check-{job.variable}-{job.region.name}", job.model, job.scenario, job.target_year)
+        expected = job.expected_attrs(config)
+        if config.output_format == "zarr":
+            future = client.submit(
+                check_target,
+                job.path,
                 job.target_year,
-            ),
-            pure=False,
+                variable=job.variable,
+                expected=expected,
+                key=key,
+                pure=False,
+            )
+        else:
+            days = days_per_year(plan.grids[(job.model, job.variable)].calendar)
+            shape = (1, days, *plan.slices[(job.model, job.variable, job.region.name)].shape)
+            future = client.submit(
+                check_output,
+                job.path,
+                variable=job.variable,
+                expected=expected,
+                shape=shape,
+                key=key,
+                pure=False,
+            )
+        futures.append(future)
+    return dict(zip((job.output_key for job in jobs), client.gather(futures), strict=True))
+
+
+def _prepare_stores(
+    plan: NormalsPlan, config: NormalsConfig, to_compute: Sequence[TargetJob]
+) -> None:
+    """Write or extend the metadata of every Zarr store the run writes to, before any task.
+
+    A store's target years are all of the plan's for it (also those skipped or short of
+    years), so reruns find the same layout.
+    """
+    writing = {job.path for job in to_compute}
+    by_store: dict[Path, list[TargetJob]] = {}
+    for job in plan.jobs:
+        if job.path in writing:
+            by_store.setdefault(job.path, []).append(job)
+    for path, jobs in by_store.items():
+        first = jobs[0]
+        calendar = plan.grids[(first.model, first.variable)].calendar
+        lat, lon, variable_attrs = output_coordinates(
+            plan, first.model, first.variable, first.region.name
         )
-        for job in jobs
-    ]
-    return dict(zip((job.path for job in jobs), client.gather(futures), strict=True))
+        metadata = NormalMetadata(
+            variable=first.variable,
+            target_year=first.target_year,
+            period=first.window.period,
+            scenario=first.scenario,
+            model=first.model,
+            calendar=calendar,
+            region=first.region,
+            window=config.window,
+            min_years=config.min_years,
+            inputs_fingerprint=first.fingerprint,
+            source_years=tuple(year for _, year in first.window.year_sources),
+            source_scenarios=tuple(source for source, _ in first.window.year_sources),
+            variable_attrs=variable_attrs,
+        )
+        values = np.zeros((days_per_year(calendar), lat.size, lon.size), np.float32)
+        sample = normal_dataset(values, lat, lon, metadata)
+        prepare_normals_store(path, [job.target_year for job in jobs], sample, first.variable)
 
 
 def _batch_outcomes(

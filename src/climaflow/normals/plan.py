@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from climaflow.datasets.nex_gddp_cmip6.models import UnknownModelError
 from climaflow.normals.archive import Archive, YearInput, open_archive
@@ -27,6 +27,7 @@ from climaflow.normals.periods import (
 )
 from climaflow.normals.read import InputGrid, inspect_input
 from climaflow.normals.regions import Region, RegionSlices, region_slices
+from climaflow.normals.zarr_output import normals_store_path
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,10 @@ class NormalsConfig:
         :mod:`climaflow.normals.archive`).
     output
         Output root; files go to ``{output}/{model}/{var}/{scenario}/{REGION}/...``.
+    output_format
+        ``"netcdf"``: one NetCDF4 file per target year (:mod:`climaflow.normals.output`);
+        ``"zarr"``: one Zarr v3 store per (model, variable, scenario, region) whose shards
+        are target years (:mod:`climaflow.normals.zarr_output`).
     models, variables, regions, scenarios
         What to compute: ``scenarios`` are the scenarios of hybrid and future periods
         (historical targets are computed once whatever they are). Every model runs in the
@@ -84,9 +89,14 @@ class NormalsConfig:
     allow_incomplete_years: bool = False
     skip_models_without_inputs: bool = False
     storage_options: Mapping[str, Any] | None = field(default=None, hash=False)
+    output_format: Literal["netcdf", "zarr"] = "netcdf"
 
     def __post_init__(self) -> None:
         validate_window(self.window, self.min_years)
+        if self.output_format not in ("netcdf", "zarr"):
+            raise ValueError(
+                f"output_format must be 'netcdf' or 'zarr', not {self.output_format!r}"
+            )
         for name in ("models", "variables", "regions", "scenarios", "periods"):
             if not getattr(self, name):
                 raise ValueError(f"no {name} given")
@@ -126,6 +136,11 @@ class TargetJob:
     @property
     def target_year(self) -> int:
         return self.window.target_year
+
+    @property
+    def output_key(self) -> tuple[Path, int]:
+        """The output this job writes: its file, or its store and target year."""
+        return (self.path, self.target_year)
 
     @property
     def scenario(self) -> str:
@@ -236,6 +251,25 @@ def _inspect_first(
     return inspect_input(first_input, storage_options=storage_options)
 
 
+def _output_path(
+    config: NormalsConfig, model: str, variable: str, region: Region, window: TargetWindow
+) -> Path:
+    """The target's NetCDF file, or the Zarr store of its (model, variable, scenario, region)."""
+    if config.output_format == "zarr":
+        return normals_store_path(
+            config.output, model, variable, window.scenario, region.name, config.window
+        )
+    return normal_path(
+        config.output,
+        model,
+        variable,
+        window.scenario,
+        region.name,
+        window.target_year,
+        config.window,
+    )
+
+
 def _target_job(
     config: NormalsConfig,
     archive: Archive,
@@ -253,15 +287,7 @@ def _target_job(
         variable=variable,
         region=region,
         window=window,
-        path=normal_path(
-            config.output,
-            model,
-            variable,
-            window.scenario,
-            region.name,
-            window.target_year,
-            config.window,
-        ),
+        path=_output_path(config, model, variable, region, window),
         inputs=available,
         missing=tuple(
             (source, year) for source, year in window.year_sources if year not in inputs[source]

@@ -25,6 +25,7 @@ from climaflow.normals.read import InputGrid, read_year_regions
 from climaflow.normals.regions import RegionSlices
 from climaflow.normals.window import window_means
 from climaflow.normals.yearly import dayofyear_sums
+from climaflow.normals.zarr_output import write_target
 
 
 @dataclass(frozen=True)
@@ -60,13 +61,14 @@ class BatchSpec:
 
     region: str
     jobs: tuple[TargetJob, ...]
-    replacing: frozenset[Path]
+    replacing: frozenset[tuple[Path, int]]
     lat: xr.DataArray
     lon: xr.DataArray
     variable_attrs: dict[str, Any]
     calendar: str
     window: int
     min_years: int
+    output_format: str = "netcdf"
 
 
 def reduce_year(
@@ -220,10 +222,14 @@ def _target_outcome(
         variable_attrs=batch.variable_attrs,
     )
     try:
-        write_normal(normal_dataset(normal, batch.lat, batch.lon, metadata), job.path)
+        dataset = normal_dataset(normal, batch.lat, batch.lon, metadata)
+        if batch.output_format == "zarr":
+            write_target(job.path, dataset, metadata)
+        else:
+            write_normal(dataset, job.path)
     except Exception as failure:
         return outcome_of(job, Status.FAILED, left_out=left_out, message=f"{failure}")
-    status = Status.RECOMPUTED if job.path in batch.replacing else Status.WRITTEN
+    status = Status.RECOMPUTED if job.output_key in batch.replacing else Status.WRITTEN
     return outcome_of(
         job, status, source_years=metadata.source_years, left_out=left_out, masked_fills=fills
     )
