@@ -1,5 +1,6 @@
 """The command line: listing, reformatting on a given scheduler, reports, and clear errors."""
 
+import shutil
 from pathlib import Path
 
 import dask.config
@@ -74,6 +75,30 @@ def test_reformat_on_a_running_scheduler_with_a_performance_report(client, nex_a
     assert "<html" in report.read_text()[:2000].lower()
     ds = xr.open_zarr(store)
     assert ds.sizes["time"] == 2 * 365 and not np.isnan(ds["tas"].values).any()
+
+
+def test_reformat_exits_non_zero_when_a_source_file_failed(client, nex_archive, tmp_path):
+    archive = tmp_path / "archive"
+    shutil.copytree(nex_archive, archive)
+    (lost,) = archive.rglob("*_2016*.nc")
+    lost.unlink()
+    args = reformat_args(archive, tmp_path / "tas.zarr", client.scheduler.address)
+
+    code, output = invoke(*args)
+    assert code == 1
+    assert f"FAILED download_failed: {lost}" in output
+    assert "1 source file(s) failed" in output and "--allow-failures" in output
+
+    code, output = invoke(
+        *reformat_args(
+            archive, tmp_path / "again.zarr", client.scheduler.address, "--allow-failures"
+        )
+    )
+    assert code == 0, output
+    assert f"FAILED download_failed: {lost}" in output
+    ds = xr.open_zarr(tmp_path / "again.zarr")
+    assert not np.isnan(ds["tas"].sel(time="2015").values).any()
+    assert np.isnan(ds["tas"].sel(time="2016").values).all()
 
 
 def one_line_error(output: str) -> str:

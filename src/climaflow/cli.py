@@ -56,7 +56,11 @@ def datasets() -> None:
 @click.option("--store", required=True, help="Zarr v3 store to write or extend (path or URL).")
 @click.option("--start", required=True, help="First append-dim value, e.g. 2024-01-01T00.")
 @click.option("--end", required=True, help="End of the store's append dim (exclusive).")
-@click.option("--stop", help="Stop processing here (exclusive; default --end): re-fills a stretch.")
+@click.option(
+    "--stop",
+    help="Stop processing here (exclusive; default --end), e.g. to re-fill a stretch; the "
+    "store is then extended only as far as processing went.",
+)
 @click.option("--variables", help="Comma-separated variables (default: all).")
 @click.option("--source-url", help="Root URL of the source archive (default: the real one).")
 @click.option(
@@ -66,6 +70,11 @@ def datasets() -> None:
     multiple=True,
     metavar="KEY=VALUE",
     help="Dataset option, e.g. -o model=NorESM2-LM -o scenario=ssp245.",
+)
+@click.option(
+    "--allow-failures",
+    is_flag=True,
+    help="Exit 0 even when source files failed (their values stay NaN and are listed).",
 )
 @cluster_options
 def reformat(
@@ -77,9 +86,14 @@ def reformat(
     variables: str | None,
     source_url: str | None,
     template_options: tuple[str, ...],
+    allow_failures: bool,
     **cluster: Any,
 ) -> None:
-    """Write or extend the Zarr store of DATASET from START to END."""
+    """Write or extend the Zarr store of DATASET from START to END.
+
+    Exits 1 when any source file failed to download or read (listed with its URL, status
+    and reason; its values stay NaN), unless --allow-failures.
+    """
     from climaflow.datasets.registry import get_integration
     from climaflow.reformat.runner import reformat as run_reformat
 
@@ -108,8 +122,16 @@ def reformat(
     click.echo(f"\n{dataset} -> {store}: {len(result.jobs)} region jobs")
     for name, counts in result.status_counts().items():
         click.echo(f"  {name:<38} " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
-    for record in result.failed_files:
+    failed = result.failed_files
+    for record in failed:
         click.echo(f"  FAILED {record['status']}: {record['url']}: {record['error']}")
+    if failed and not allow_failures:
+        click.echo(
+            f"{len(failed)} source file(s) failed: their values are NaN in the store "
+            f"(re-run the range to fill them, or pass --allow-failures to exit 0)",
+            err=True,
+        )
+        raise SystemExit(1)
 
 
 @main.command()

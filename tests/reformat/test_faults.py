@@ -11,6 +11,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -190,46 +191,90 @@ def test_a_killed_worker_is_replaced_and_the_store_is_identical(
     assert shard_digests(store) == shard_digests(clean_store)
 
 
-def test_a_killed_client_leaves_no_torn_shard_and_a_rerun_completes(fault_client, tmp_path):
+class StoreReader(threading.Thread):
+    """Polls a store as a reader would (consolidated metadata), noting what it must never see:
+    a store that fails to open once it exists, or a time whose values are all NaN."""
+
+    def __init__(self, store: Path) -> None:
+        super().__init__(daemon=True)
+        self.store = store
+        self.problems: list[str] = []
+        self.lengths: set[int] = set()
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.is_set():
+            try:
+                with xr.open_zarr(self.store) as ds:
+                    values = ds["tas"].load()
+            except Exception as error:
+                self.problems.append(f"{type(error).__name__}: {error}")
+                continue
+            self.lengths.add(values.sizes["time"])
+            empty = values.isnull().all(dim=("lat", "lon")).values
+            if empty.any():
+                self.problems.append(f"all-NaN times: {values['time'].values[empty][:3]}")
+            time.sleep(0.01)
+
+
+def test_killed_runs_leave_the_store_as_before_and_a_rerun_completes(fault_client, tmp_path):
+    """SIGKILL of ``climaflow reformat`` while it downloads, between shard writes and once
+    every shard is written, with a reader polling the store throughout."""
     archive = tmp_path / "nex"
-    years = range(2015, 2023)
+    years = range(2015, 2027)
     write_synthetic_nex_gddp_archive(
         archive, scenario="ssp245", variables=("tas",), years=years, resolution_degrees=30.0
     )
-    args = [
-        str(Path(sys.executable).with_name("climaflow")),
-        "reformat",
-        "nex-gddp-cmip6",
-        "--start",
-        "2015",
-        "--end",
-        "2023",
-        "-o",
-        "scenario=ssp245",
-        "-o",
-        "resolution_degrees=30",
-        "--variables",
-        "tas",
-        "--source-url",
-        str(archive),
-        "--scheduler",
-        fault_client.scheduler.address,
-    ]
     store, clean = tmp_path / "killed.zarr", tmp_path / "clean.zarr"
-    run = subprocess.Popen([*args, "--store", str(store)], stdout=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while len(list(store.glob("tas/c/*/*/*"))) < 3 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    run.send_signal(signal.SIGKILL)
-    run.wait()
-    time.sleep(1)  # tasks already running may still finish their shards
+    with serve_directory(archive) as server:
+        server.add_fault("*.nc", "delay", times=None, seconds=0.2)
 
-    report = verify_store(store, fault_client)
-    assert not report.variables["tas"].corrupt  # whole-object writes: nothing torn
-    assert len(report.variables["tas"].missing) < len(years)
+        def command(target: Path, start: str, end: str) -> list[str]:
+            return [
+                str(Path(sys.executable).with_name("climaflow")),
+                "reformat", "nex-gddp-cmip6", "--store", str(target),
+                "--start", start, "--end", end,
+                "-o", "scenario=ssp245", "-o", "resolution_degrees=30", "--variables", "tas",
+                "--source-url", server.url, "--scheduler", fault_client.scheduler.address,
+            ]  # fmt: skip
 
-    subprocess.run([*args, "--store", str(store)], check=True, stdout=subprocess.DEVNULL)
-    subprocess.run([*args, "--store", str(clean)], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(command(store, "2015", "2019"), check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(command(clean, "2015", "2027"), check=True, stdout=subprocess.DEVNULL)
+        published = {p: p.read_bytes() for p in store.rglob("*") if p.is_file()}
+        reader = StoreReader(store)
+        reader.start()
+
+        def new_shards() -> int:
+            return len([p for p in store.glob("tas/c/*/*/*") if int(p.parts[-3]) >= 4])
+
+        kill_points = {
+            "while downloading": lambda: len(server.requests) > requests_before,
+            "between shard writes": lambda: new_shards() >= 1,
+            "once every shard is written": lambda: new_shards() == len(years) - 4,
+        }
+        for point, reached in kill_points.items():
+            requests_before = len(server.requests)
+            run = subprocess.Popen(command(store, "2019", "2027"), stdout=subprocess.DEVNULL)
+            deadline = time.monotonic() + 120
+            while not reached() and run.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.002)
+            run.send_signal(signal.SIGKILL)
+            run.wait()
+            time.sleep(1)  # tasks already running may still write their shards
+            with xr.open_zarr(store) as ds:
+                assert ds.sizes["time"] in (4 * 365, 12 * 365), point
+            for path, content in published.items():  # what was published is untouched
+                if path.name != "zarr.json" and "time" not in path.parts:
+                    assert path.read_bytes() == content, (point, path)
+
+        subprocess.run(command(store, "2019", "2027"), check=True, stdout=subprocess.DEVNULL)
+        time.sleep(0.2)
+        reader.stopped.set()
+        reader.join()
+
+    assert reader.problems == []
+    assert 4 * 365 in reader.lengths and reader.lengths <= {4 * 365, 12 * 365}
     assert verify_store(store, fault_client).ok
     killed = {p.relative_to(store): p.read_bytes() for p in store.glob("tas/c/*/*/*")}
     assert killed == {p.relative_to(clean): p.read_bytes() for p in clean.glob("tas/c/*/*/*")}
+    xr.testing.assert_identical(xr.open_zarr(store).load(), xr.open_zarr(clean).load())

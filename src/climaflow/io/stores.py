@@ -12,9 +12,12 @@ from typing import Any
 
 import zarr
 from zarr.abc.store import Store
+from zarr.core.array import AsyncArray
+from zarr.core.array_spec import ArrayConfigParams
 from zarr.core.buffer import default_buffer_prototype
+from zarr.core.metadata import ArrayV3Metadata
 from zarr.core.sync import sync
-from zarr.storage import LocalStore, ObjectStore
+from zarr.storage import LocalStore, ObjectStore, StorePath
 
 from climaflow.io.objects import is_local, local_path, open_prefix
 
@@ -71,12 +74,20 @@ def copy_keys(source: Store, destination: Store, keys: Iterable[str] | None = No
     sync(copy())
 
 
-def open_array_for_writing(store: StoreLike, name: str) -> zarr.Array[Any]:
-    """Open array ``name`` for writing whole shards; empty chunks are written, not skipped.
+def open_array_for_writing(
+    store: StoreLike, name: str, metadata: Mapping[str, Any] | None = None
+) -> zarr.Array[Any]:
+    """Open array ``name`` for writing whole shards.
 
-    ``write_empty_chunks=True`` makes a rerun replace every chunk it covers, even one that
-    is all fill value, so a rerun's bytes equal the first run's.
+    ``metadata`` is the array's Zarr metadata document to write with instead of the one in
+    the store: staged metadata (:meth:`climaflow.reformat.template.Template.stage_metadata`)
+    whose shape reaches past the store's, so that shards are written before the store's
+    metadata makes them visible. ``write_empty_chunks=True`` is asked for, but zarr 3.1
+    ignores it for sharded arrays: an all-fill shard is deleted, not written (run records
+    tell such a shard from one never written).
     """
-    return zarr.open_array(
-        store=open_store(store), path=name, mode="r+", config={"write_empty_chunks": True}
-    )
+    config: ArrayConfigParams = {"write_empty_chunks": True}
+    if metadata is None:
+        return zarr.open_array(store=open_store(store), path=name, mode="r+", config=config)
+    path = StorePath(open_store(store), name)
+    return zarr.Array(AsyncArray(ArrayV3Metadata.from_dict(dict(metadata)), path, config=config))

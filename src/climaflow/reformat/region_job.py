@@ -25,12 +25,13 @@ from typing import Any, ClassVar, Generic, Self
 
 import numpy as np
 import xarray as xr
+import zarr
 from dask.delayed import Delayed
 from distributed import Client
 from zarr.abc.store import Store
 
 from climaflow import config
-from climaflow.io.stores import StoreLike, open_store
+from climaflow.io.stores import StoreLike, open_array_for_writing, open_store
 from climaflow.reformat.graph import job_graph, process_jobs
 from climaflow.reformat.results import JobResult
 from climaflow.reformat.shards import (
@@ -82,6 +83,11 @@ class RegionJob(Generic[DATA_VAR, SOURCE_FILE_COORD]):
         The template's dimension coordinates up to ``append_dim_end``, when the caller has
         them already (:meth:`get_jobs` computes them once for all its jobs); see
         :attr:`coordinates`.
+    array_metadata
+        The data variables' staged Zarr metadata documents, by name
+        (:meth:`~climaflow.reformat.template.StagedMetadata.array_metadata`): shards are
+        written with them, before the store's own metadata reaches this region. ``None``:
+        the store's metadata, which must cover the region.
 
     The options travel with the job object to the workers, so credentials given here reach
     every task; they are not part of the job's ``repr``.
@@ -109,8 +115,10 @@ class RegionJob(Generic[DATA_VAR, SOURCE_FILE_COORD]):
         source_storage_options: Mapping[str, Any] | None = None,
         store_storage_options: Mapping[str, Any] | None = None,
         coordinates: Mapping[str, np.ndarray] | None = None,
+        array_metadata: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         self.template = template
+        self.array_metadata = dict(array_metadata) if array_metadata is not None else None
         self.store = store
         self.append_dim_end = append_dim_end
         self.data_vars: tuple[DATA_VAR, ...] = tuple(data_vars or template.data_vars)
@@ -149,6 +157,11 @@ class RegionJob(Generic[DATA_VAR, SOURCE_FILE_COORD]):
     def open_output_store(self) -> Store:
         """The output Zarr store, opened with :attr:`store_storage_options`."""
         return open_store(self.store, storage_options=self.store_storage_options)
+
+    def open_output_array(self, name: str) -> zarr.Array[Any]:
+        """The output array ``name`` for writing, with :attr:`array_metadata` when staged."""
+        metadata = None if self.array_metadata is None else self.array_metadata[name]
+        return open_array_for_writing(self.open_output_store(), name, metadata)
 
     def __repr__(self) -> str:
         names = ",".join(var.name for var in self.data_vars)

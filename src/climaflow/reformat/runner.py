@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import zarr
 from distributed import Client
 
-from climaflow.io.stores import StoreLike
+from climaflow.io.stores import StoreLike, open_store, store_exists
 from climaflow.reformat.graph import process_jobs
 from climaflow.reformat.region_job import RegionJob
 from climaflow.reformat.results import JobResult
@@ -62,9 +63,12 @@ def reformat(
 ) -> ReformatResult:
     """Write or extend ``store`` up to ``end`` (exclusive) and fill it from ``start`` on.
 
-    The template's metadata is written first (creating the store, or extending its append
-    dimension); then every region of whole shards from the one holding ``start`` to the
-    end is processed. Failed source files leave NaN and are listed in the result.
+    Every region of whole shards from the one holding ``start`` to the end is processed,
+    then the store's metadata is extended to ``end``: data first, metadata last, so a
+    reader never sees an append-dimension value whose shards are not written (see
+    :meth:`~climaflow.reformat.template.Template.publish_metadata`). With ``stop``, the
+    store is extended only as far as processing went. Failed source files leave NaN and
+    are listed in the result.
 
     Parameters
     ----------
@@ -103,7 +107,7 @@ def reformat(
     ValueError
         When ``start`` is at or after where processing stops.
     """
-    template.write_metadata(store, end, storage_options=store_storage_options)
+    staged = template.stage_metadata(store, end, storage_options=store_storage_options)
     position, stop_position = _processing_positions(template, start, end, stop)
     jobs = region_job_class.get_jobs(
         template,
@@ -115,17 +119,51 @@ def reformat(
         shards_per_job=shards_per_job,
         source_storage_options=source_storage_options,
         store_storage_options=store_storage_options,
+        array_metadata=staged.array_metadata(var.name for var in template.data_vars),
         **job_kwargs,
     )
     logger.info("%s: %d region jobs from %s to %s", template.dataset_id, len(jobs), start, end)
     started = datetime.now(UTC).isoformat()
     results = process_jobs(jobs, client, show_progress=show_progress)
+    processed_stop = max(job.region.stop for job in jobs)
+    published_end = _published_end(template, store, end, processed_stop, store_storage_options)
+    if published_end != end:
+        staged = template.stage_metadata(
+            store, published_end, storage_options=store_storage_options
+        )
+    template.publish_metadata(staged, store, storage_options=store_storage_options)
     record = write_run_record(
         store,
         _run_record(template, results, started=started, start=start, end=end, stop=stop),
         storage_options=store_storage_options,
     )
     return ReformatResult(template.dataset_id, results, record)
+
+
+def _published_end(
+    template: Template[Any],
+    store: StoreLike,
+    end: Any,
+    processed_stop: int,
+    storage_options: Mapping[str, Any] | None,
+) -> Any:
+    """Where the store's append dimension ends after the run: ``end``, unless processing
+    stopped before it; then where it stopped, or the store's current end if that is later."""
+    values = template.dimension_coordinates(end)[template.append_dim]
+    length = max(processed_stop, _stored_length(template, store, storage_options))
+    return end if length >= len(values) else values[length]
+
+
+def _stored_length(
+    template: Template[Any], store: StoreLike, storage_options: Mapping[str, Any] | None
+) -> int:
+    """The store's append-dimension length; 0 when it has no metadata yet."""
+    opened = open_store(store, storage_options=storage_options)
+    if not store_exists(opened):
+        return 0
+    array = zarr.open_group(opened, mode="r")[template.append_dim]
+    assert isinstance(array, zarr.Array), f"{template.append_dim} is not an array"
+    return int(array.shape[0])
 
 
 def _processing_positions(

@@ -24,7 +24,6 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from climaflow.io.stores import open_array_for_writing
 from climaflow.io.urls import redact_url
 from climaflow.reformat.results import JobResult, ReadResult, VariableSummary
 from climaflow.reformat.shards import is_whole_shard
@@ -131,7 +130,7 @@ def reformat_variable(
         if read.values is not None
         and (placement := _placement(coords, dims, read.coord.out_loc())) is not None
     ]
-    array = open_array_for_writing(job.open_output_store(), data_var.name)
+    array = job.open_output_array(data_var.name)
     encoding = data_var.encoding
     axis = job.template.append_axis
     whole_axes = {axis, dims.index(job.transform_dim or job.template.append_dim)}

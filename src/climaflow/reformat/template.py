@@ -10,7 +10,7 @@ writing the template again with a later end: written shards are not touched.
 import math
 import warnings
 from abc import ABC, abstractmethod
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -20,9 +20,15 @@ import xarray as xr
 import zarr
 from zarr.codecs import BloscCodec, BloscShuffle
 from zarr.core.metadata import ArrayV3Metadata
+from zarr.core.sync import sync
 from zarr.storage import MemoryStore
 
 from climaflow.io.stores import StoreLike, copy_keys, open_store, store_exists
+
+#: Chunk length along the append dimension of the coordinates that span it (``init_time``,
+#: ``valid_time``, ``time``). Fixed, so that extending a store rewrites the last chunk with
+#: its first values unchanged: a reader holding the previous metadata still decodes it.
+APPEND_COORDINATE_CHUNK = 4096
 
 
 class StoreStructureError(ValueError):
@@ -215,6 +221,12 @@ class Template(ABC, Generic[DATA_VAR]):
             ds.coords[name] = (dims, values)
         for name, attrs in self.coordinate_attrs.items():
             ds.coords[name].attrs.update(attrs)
+        for coordinate in ds.coords.values():
+            if self.append_dim in coordinate.dims:
+                coordinate.encoding["chunks"] = tuple(
+                    APPEND_COORDINATE_CHUNK if dim == self.append_dim else size
+                    for dim, size in zip(coordinate.dims, coordinate.shape, strict=True)
+                )
         for name, encoding in self.coordinate_encoding.items():
             ds.coords[name].encoding.update(encoding)
         for var in self.data_vars:
@@ -236,10 +248,11 @@ class Template(ABC, Generic[DATA_VAR]):
     ) -> xr.Dataset:
         """Write Zarr v3 metadata and coordinates for the dataset ending at ``append_dim_end``.
 
-        Creates the store, or extends (never shrinks) an existing one along the append
-        dimension. Data shards already written are left untouched. ``storage_options`` open
-        a store given as a URL (credentials, endpoint, retries: see
-        :func:`climaflow.io.open_store`); they are unused for a local path or a ``Store``.
+        :meth:`stage_metadata`, then :meth:`publish_metadata`: creates the store, or extends
+        (never shrinks) an existing one along the append dimension. Data shards already
+        written are left untouched. ``storage_options`` open a store given as a URL
+        (credentials, endpoint, retries: see :func:`climaflow.io.open_store`); they are
+        unused for a local path or a ``Store``.
 
         Returns
         -------
@@ -252,6 +265,29 @@ class Template(ABC, Generic[DATA_VAR]):
             dimension's length (dims, dtype, chunks, shards, codecs, fill value, other
             dimensions' sizes), or would shrink.
         """
+        staged = self.stage_metadata(store, append_dim_end, storage_options=storage_options)
+        self.publish_metadata(staged, store, storage_options=storage_options)
+        return staged.dataset
+
+    def stage_metadata(
+        self,
+        store: StoreLike,
+        append_dim_end: Any,
+        *,
+        storage_options: Mapping[str, Any] | None = None,
+    ) -> "StagedMetadata":
+        """The metadata and coordinates for ``append_dim_end``, in memory, checked against
+        ``store`` but not written to it.
+
+        Region jobs write their shards with the staged arrays' metadata, into keys that
+        readers of the store's current metadata do not see; :meth:`publish_metadata` then
+        makes them visible.
+
+        Raises
+        ------
+        StoreStructureError
+            As :meth:`write_metadata`, before anything is written.
+        """
         ds = self.to_dataset(append_dim_end)
         staged = MemoryStore()
         with warnings.catch_warnings():
@@ -262,8 +298,60 @@ class Template(ABC, Generic[DATA_VAR]):
             check_compatible(
                 zarr.open_group(target, mode="r"), zarr.open_group(staged, mode="r"), self
             )
-        copy_keys(staged, target)
-        return ds
+        return StagedMetadata(staged, ds)
+
+    def publish_metadata(
+        self,
+        staged: "StagedMetadata",
+        store: StoreLike,
+        *,
+        storage_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Write staged metadata into ``store``: coordinate chunks first, then each array's
+        metadata, and the root's consolidated metadata last.
+
+        Every object is written whole. A reader of the consolidated metadata (xarray's
+        default) sees the old dataset until the last write and the new one after it:
+        coordinate chunks along the append dimension have a fixed length
+        (:data:`APPEND_COORDINATE_CHUNK`), so old metadata reads an extended chunk's first
+        values unchanged, and chunks past the old end are invisible to it.
+        """
+        target = open_store(store, storage_options=storage_options)
+        keys = sync(_list_keys(staged.store))
+        metadata = [key for key in keys if key.endswith("zarr.json")]
+        arrays = [key for key in metadata if key != "zarr.json"]
+        chunks = [key for key in keys if not key.endswith("zarr.json")]
+        copy_keys(staged.store, target, [*chunks, *arrays, *(set(metadata) - set(arrays))])
+
+
+async def _list_keys(store: MemoryStore) -> list[str]:
+    return sorted([key async for key in store.list()])
+
+
+@dataclass(frozen=True)
+class StagedMetadata:
+    """A template's metadata for one end of the append dimension, held in memory.
+
+    Attributes
+    ----------
+    store
+        The metadata and coordinate chunks (no data).
+    dataset
+        The template dataset (lazy) they describe.
+    """
+
+    store: MemoryStore
+    dataset: xr.Dataset
+
+    def array_metadata(self, names: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The Zarr metadata documents (``zarr.json``) of arrays ``names``, by name."""
+        group = zarr.open_group(self.store, mode="r")
+        documents = {}
+        for name in names:
+            array = group[name]
+            assert isinstance(array, zarr.Array), f"{name} is not an array of the template"
+            documents[name] = array.metadata.to_dict()
+        return documents
 
 
 def check_compatible(existing: zarr.Group, staged: zarr.Group, template: Template[Any]) -> None:
