@@ -86,7 +86,7 @@ def test_reformat_exits_non_zero_when_a_source_file_failed(client, nex_archive, 
 
     code, output = invoke(*args)
     assert code == 1
-    assert f"FAILED download_failed: {lost}" in output
+    assert f"FAILED not_available: {lost}" in output
     assert "1 source file(s) failed" in output and "--allow-failures" in output
 
     code, output = invoke(
@@ -95,7 +95,7 @@ def test_reformat_exits_non_zero_when_a_source_file_failed(client, nex_archive, 
         )
     )
     assert code == 0, output
-    assert f"FAILED download_failed: {lost}" in output
+    assert f"FAILED not_available: {lost}" in output
     ds = xr.open_zarr(tmp_path / "again.zarr")
     assert not np.isnan(ds["tas"].sel(time="2015").values).any()
     assert np.isnan(ds["tas"].sel(time="2016").values).all()

@@ -91,7 +91,7 @@ def test_failed_files_leave_nan_only_at_their_out_loc(client, archive, tmp_path)
     assert not np.isnan(ds["precipitation"].values).any()
 
     first, second = (r.variables["temperature"] for r in results)
-    assert first.status_counts == {"succeeded": 3, "download_failed": 1}
+    assert first.status_counts == {"succeeded": 3, "not_available": 1}
     assert second.status_counts == {"succeeded": 3, "read_failed": 1}
     (missing,) = first.failed_files
     assert missing["url"].endswith("temperature/2000-01-03.npy")

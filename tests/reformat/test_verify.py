@@ -104,3 +104,18 @@ def test_a_variable_never_written_is_reported_but_not_a_problem(client, archive,
     assert re.search(r"precipitation +never written \(4 shards\)", report.summary())
     (store / "temperature" / "c" / "0" / "0" / "0").unlink()
     assert not verify_store(store, client).ok  # a hole in a written variable is
+
+
+def test_a_region_whose_files_all_failed_is_written_as_nan_not_left_missing(
+    client, archive, tmp_path
+):
+    for day in ("2000-01-05", "2000-01-06", "2000-01-07", "2000-01-08"):
+        (archive / "temperature" / f"{day}.npy").unlink()
+    store = tmp_path / "out.zarr"
+    run(client, archive, store)
+
+    report = verify_store(store, client)
+    temperature = report.variables["temperature"]
+    assert temperature.missing == []  # its shards exist: written, all NaN
+    np.testing.assert_array_equal(temperature.nan_fraction, [0, 0, 0, 0, 1, 1, 1, 1])
+    assert len([f for f in report.failed_files if f["variable"] == "temperature"]) == 4

@@ -77,17 +77,21 @@ def copy_keys(source: Store, destination: Store, keys: Iterable[str] | None = No
 def open_array_for_writing(
     store: StoreLike, name: str, metadata: Mapping[str, Any] | None = None
 ) -> zarr.Array[Any]:
-    """Open array ``name`` for writing whole shards.
+    """Open array ``name`` for writing whole shards; chunks of fill values are written too.
 
     ``metadata`` is the array's Zarr metadata document to write with instead of the one in
     the store: staged metadata (:meth:`climaflow.reformat.template.Template.stage_metadata`)
     whose shape reaches past the store's, so that shards are written before the store's
-    metadata makes them visible. ``write_empty_chunks=True`` is asked for, but zarr 3.1
-    ignores it for sharded arrays: an all-fill shard is deleted, not written (run records
-    tell such a shard from one never written).
+    metadata makes them visible.
+
+    Writing empty chunks (``write_empty_chunks=True``, set on the opened array: zarr 3.1's
+    ``open_array`` drops a ``config`` argument) makes every shard a job writes exist, all-NaN
+    ones included: a missing shard is one never written, and a rerun replaces every chunk it
+    covers with the same bytes.
     """
     config: ArrayConfigParams = {"write_empty_chunks": True}
     if metadata is None:
-        return zarr.open_array(store=open_store(store), path=name, mode="r+", config=config)
+        array = zarr.open_array(store=open_store(store), path=name, mode="r+")
+        return array.with_config(config)
     path = StorePath(open_store(store), name)
     return zarr.Array(AsyncArray(ArrayV3Metadata.from_dict(dict(metadata)), path, config=config))

@@ -10,9 +10,15 @@ from climaflow.io.urls import redact_url
 
 
 class SourceFileStatus(StrEnum):
-    """The state of one source file in a region job."""
+    """The state of one source file in a region job.
+
+    ``NOT_AVAILABLE``: the source answered "not found" (HTTP 404, no such key or path): the
+    file is not published, or not yet (the newest GFS init while NOAA uploads its leads).
+    ``DOWNLOAD_FAILED``: any other failure to fetch it (5xx after retries, timeouts...).
+    """
 
     PROCESSING = "processing"
+    NOT_AVAILABLE = "not_available"
     DOWNLOAD_FAILED = "download_failed"
     READ_FAILED = "read_failed"
     SUCCEEDED = "succeeded"

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from climaflow.io.errors import DownloadError
 from climaflow.io.urls import redact_url
 from climaflow.reformat.results import JobResult, ReadResult, VariableSummary
 from climaflow.reformat.shards import is_whole_shard
@@ -49,6 +50,12 @@ def download_coord(
 ) -> SOURCE_FILE_COORD:
     try:
         downloaded = job.download_file(coord)
+    except DownloadError as error:
+        if error.not_found:
+            logger.info("Not available: %s", error)
+            return coord.with_status(SourceFileStatus.NOT_AVAILABLE, error=str(error))
+        logger.warning("Download failed: %s", error)
+        return coord.with_status(SourceFileStatus.DOWNLOAD_FAILED, error=str(error))
     except Exception as error:
         logger.warning("Download failed: %s", error)
         return coord.with_status(SourceFileStatus.DOWNLOAD_FAILED, error=str(error))

@@ -171,7 +171,7 @@ def test_missing_and_corrupt_files_leave_nan_only_there(client, archive, tmp_pat
         result = run(client, server, tmp_path / "gfs.zarr", INITS[2], data_vars=INSTANT[:2])
 
     failed = {r["url"].split("/", 3)[-1]: r for r in result.failed_files}
-    assert failed[missing]["status"] == "download_failed"
+    assert failed[missing]["status"] == "not_available"
     assert "404" in failed[missing]["error"]
     read_failed = failed[str(corrupt.relative_to(copy))]
     assert read_failed["status"] == "read_failed"
