@@ -101,6 +101,33 @@ def test_reformat_exits_non_zero_when_a_source_file_failed(client, nex_archive, 
     assert np.isnan(ds["tas"].sel(time="2016").values).all()
 
 
+def test_update_extends_a_store_with_the_options_it_was_made_with(client, tmp_path):
+    archive, store = tmp_path / "archive", tmp_path / "tas.zarr"
+    grid = {"scenario": "ssp245", "variables": ("tas",), "resolution_degrees": 30.0}
+    write_synthetic_nex_gddp_archive(archive, years=(2015, 2016), **grid)
+    code, output = invoke(*reformat_args(archive, store, client.scheduler.address))
+    assert code == 0, output
+
+    def update(end: str) -> tuple[int, str]:
+        return invoke(
+            "update", "nex-gddp-cmip6", "--store", str(store), "--end", end,
+            "--source-url", str(archive), "--scheduler", client.scheduler.address,
+        )  # fmt: skip
+
+    write_synthetic_nex_gddp_archive(archive, years=(2017,), **grid)  # a year is published
+    code, output = update("2019")  # 2018 is not there yet
+    assert code == 0, output
+    assert "2017-01-01 12:00:00: complete" in output
+    assert "2018-01-01 12:00:00: unavailable (left out: not published yet)" in output
+    assert xr.open_zarr(store).sizes["time"] == 3 * 365  # 30° grid, resolution_degrees=30 kept
+
+    code, output = update("2018")
+    assert code == 0 and "up to date" in output
+
+    code, output = invoke("update", "nex-gddp-cmip6", "--store", str(tmp_path / "none.zarr"))
+    assert code == 1 and "create it with `climaflow reformat`" in output
+
+
 def one_line_error(output: str) -> str:
     lines = [line for line in output.splitlines() if line.startswith("Error:")]
     assert len(lines) == 1, output

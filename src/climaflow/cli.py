@@ -3,13 +3,17 @@
 import logging
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from climaflow import __version__
 from climaflow.cli_common import ClimaflowGroup, cluster_options, comma_list, run_cluster
 from climaflow.normals.cli import normals
+from climaflow.reformat.source_file_coord import SourceFileStatus
+
+if TYPE_CHECKING:
+    from climaflow.reformat.runner import ReformatResult
 
 logger = logging.getLogger("climaflow")
 
@@ -120,15 +124,94 @@ def reformat(
             source_url=source_url or integration.default_source_url,
         )
     click.echo(f"\n{dataset} -> {store}: {len(result.jobs)} region jobs")
+    _report(result, result.failed_files, allow_failures, "re-run the range to fill them")
+
+
+@main.command()
+@click.argument("dataset")
+@click.option("--store", required=True, help="The store to extend, made by `climaflow reformat`.")
+@click.option(
+    "--end", help="Extend the append dim at most to here (exclusive) [default: now, UTC]."
+)
+@click.option("--variables", help="Comma-separated variables (default: all).")
+@click.option("--source-url", help="Root URL of the source archive (default: the real one).")
+@click.option(
+    "--allow-failures",
+    is_flag=True,
+    help="Exit 0 even when source files failed (their values stay NaN and are listed).",
+)
+@cluster_options
+def update(
+    dataset: str,
+    store: str,
+    end: str | None,
+    variables: str | None,
+    source_url: str | None,
+    allow_failures: bool,
+    **cluster: Any,
+) -> None:
+    """Extend the Zarr store of DATASET with what its source published since its last run.
+
+    Processes the append-dim values after the store's end, and those its recent runs left
+    incomplete or failed; leaves out trailing values none of whose files is published yet.
+    The template options the store was made with (-o of `climaflow reformat`) are read from
+    the store. Exits 1 when a source file failed other than by not being published yet,
+    unless --allow-failures.
+    """
+    from climaflow.datasets.registry import get_integration, stored_template_options
+    from climaflow.reformat.update import update as run_update
+
+    integration = get_integration(dataset)
+    try:
+        template = integration.make_template_from_options(
+            stored_template_options(store), source_url
+        )
+    except (FileNotFoundError, ValueError) as error:
+        raise click.ClickException(str(error)) from error
+    with run_cluster(**cluster, writable_paths=[store]) as client:
+        try:
+            result = run_update(
+                template,
+                integration.region_job,
+                store,
+                end=end,
+                data_vars=comma_list(variables),
+                client=client,
+                show_progress=True,
+                source_url=source_url or integration.default_source_url,
+            )
+        except (FileNotFoundError, ValueError) as error:
+            raise click.ClickException(str(error)) from error
+    if not result.jobs:
+        click.echo(f"\n{dataset} -> {store}: up to date")
+        return
+    click.echo(f"\n{dataset} -> {store}: {len(result.jobs)} region jobs")
+    for region in result.regions:
+        left_out = " (left out: not published yet)" if region in result.trimmed else ""
+        click.echo(f"  {region.first}: {region.status}{left_out}")
+    failed = [
+        record
+        for record in result.failed_files
+        if record["status"] != str(SourceFileStatus.NOT_AVAILABLE)
+    ]
+    _report(result, failed, allow_failures, "the next update retries them")
+
+
+def _report(
+    result: "ReformatResult",
+    failed: list[dict[str, Any]],
+    allow_failures: bool,
+    remedy: str,
+) -> None:
+    """Print files per status and every failed file; exit 1 on ``failed`` unless allowed."""
     for name, counts in result.status_counts().items():
         click.echo(f"  {name:<38} " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
-    failed = result.failed_files
-    for record in failed:
+    for record in result.failed_files:
         click.echo(f"  FAILED {record['status']}: {record['url']}: {record['error']}")
     if failed and not allow_failures:
         click.echo(
             f"{len(failed)} source file(s) failed: their values are NaN in the store "
-            f"(re-run the range to fill them, or pass --allow-failures to exit 0)",
+            f"({remedy}, or pass --allow-failures to exit 0)",
             err=True,
         )
         raise SystemExit(1)

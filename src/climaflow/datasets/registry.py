@@ -1,13 +1,20 @@
 """The dataset integrations climaflow ships, by name."""
 
+import dataclasses
 import inspect
 import types
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import zarr
+
+from climaflow.io.stores import StoreLike, open_store, store_exists
 from climaflow.reformat.region_job import RegionJob
 from climaflow.reformat.template import Template
+
+#: The store attribute holding the template options a store was made with.
+TEMPLATE_OPTIONS_ATTR = "climaflow_template_options"
 
 
 @dataclass(frozen=True)
@@ -70,7 +77,26 @@ class DatasetIntegration:
             and "source_url" in inspect.signature(self.make_template).parameters
         ):
             values["source_url"] = source_url
-        return self.make_template(**values)
+        template = self.make_template(**values)
+        # Kept in the store's attributes, so `climaflow update` rebuilds this template.
+        attrs = {**template.attrs, TEMPLATE_OPTIONS_ATTR: dict(options)}
+        return dataclasses.replace(template, attrs=attrs)
+
+
+def stored_template_options(store: StoreLike) -> dict[str, str]:
+    """The ``-o KEY=VALUE`` options the store at ``store`` was made with (none: defaults).
+
+    Raises
+    ------
+    FileNotFoundError
+        When there is no Zarr store at ``store``.
+    """
+    opened = open_store(store)
+    if not store_exists(opened):
+        raise FileNotFoundError(f"no Zarr store at {store}: create it with `climaflow reformat`")
+    options = zarr.open_group(opened, mode="r").attrs.get(TEMPLATE_OPTIONS_ATTR, {})
+    assert isinstance(options, Mapping), f"{TEMPLATE_OPTIONS_ATTR} of {store} is not a mapping"
+    return {str(key): str(value) for key, value in options.items()}
 
 
 def _text_type(annotation: Any) -> type | None:

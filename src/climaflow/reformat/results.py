@@ -1,7 +1,9 @@
-"""What a region job's tasks return: a file's read, a variable's summary, the job's result."""
+"""What a region job's tasks return (a file's read, a variable's summary, the job's result),
+and what a region's files gave (:class:`RegionOutcome`)."""
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Generic
 
 import numpy as np
@@ -52,3 +54,58 @@ class JobResult:
     def failed_files(self) -> list[Mapping[str, Any]]:
         """Records of the files that failed to download or read, for any variable."""
         return [f for v in self.variables.values() for f in v.failed_files]
+
+
+class RegionStatus(StrEnum):
+    """What a region's source files gave, all variables together."""
+
+    #: Every file was read.
+    COMPLETE = "complete"
+    #: Some files are not available (yet); every other one was read.
+    INCOMPLETE = "incomplete"
+    #: No file is available (yet).
+    UNAVAILABLE = "unavailable"
+    #: A file failed otherwise (download or read): its values are NaN until a rerun.
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class RegionOutcome:
+    """A region job's positions along the append dimension, its first value and status."""
+
+    start: int
+    stop: int
+    first: str
+    status: RegionStatus
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-friendly record for run records."""
+        return {
+            "start": self.start,
+            "stop": self.stop,
+            "first": self.first,
+            "status": str(self.status),
+        }
+
+
+def region_outcome(result: JobResult, append_values: np.ndarray) -> RegionOutcome:
+    """The :class:`RegionOutcome` of a job from its files' statuses."""
+    statuses = {record["status"] for v in result.variables.values() for record in v.files}
+    not_available = str(SourceFileStatus.NOT_AVAILABLE)
+    if statuses & {str(SourceFileStatus.DOWNLOAD_FAILED), str(SourceFileStatus.READ_FAILED)}:
+        status = RegionStatus.FAILED
+    elif statuses == {not_available}:
+        status = RegionStatus.UNAVAILABLE
+    elif not_available in statuses:
+        status = RegionStatus.INCOMPLETE
+    else:
+        status = RegionStatus.COMPLETE
+    start, stop = result.region
+    return RegionOutcome(start, stop, append_label(append_values[start]), status)
+
+
+def append_label(value: Any) -> str:
+    """An append-dim value as run records and messages write it (ISO 8601 for times)."""
+    if isinstance(value, np.datetime64):
+        return str(np.datetime_as_string(value, unit="s"))
+    return str(value)

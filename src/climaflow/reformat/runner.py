@@ -13,7 +13,7 @@ from distributed import Client
 from climaflow.io.stores import StoreLike, open_store, store_exists
 from climaflow.reformat.graph import process_jobs
 from climaflow.reformat.region_job import RegionJob
-from climaflow.reformat.results import JobResult
+from climaflow.reformat.results import JobResult, RegionOutcome, RegionStatus, region_outcome
 from climaflow.reformat.run_record import write_run_record
 from climaflow.reformat.template import Template
 
@@ -22,11 +22,16 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class ReformatResult:
-    """The jobs a reformat ran, what happened to every source file, and the run record."""
+    """The jobs a reformat or update ran, what happened to every source file and region, and
+    the run record."""
 
     dataset_id: str
     jobs: Sequence[JobResult]
     record: str | None = None
+    #: Every processed region's status, in append-dim order.
+    regions: Sequence[RegionOutcome] = ()
+    #: Trailing regions left out of the store: none of their files was available (update).
+    trimmed: Sequence[RegionOutcome] = ()
 
     def status_counts(self) -> dict[str, dict[str, int]]:
         """Files per status, per variable, over all jobs."""
@@ -107,54 +112,102 @@ def reformat(
     ValueError
         When ``start`` is at or after where processing stops.
     """
-    staged = template.stage_metadata(store, end, storage_options=store_storage_options)
     position, stop_position = _processing_positions(template, start, end, stop)
-    jobs = region_job_class.get_jobs(
+    return run_regions(
         template,
+        region_job_class,
         store,
         end,
-        start=position,
-        stop=stop_position,
+        [(position, stop_position)],
+        record={"kind": "reformat", "start": str(start), "end": str(end), "stop": str(stop)},
         data_vars=data_vars,
+        client=client,
         shards_per_job=shards_per_job,
+        show_progress=show_progress,
         source_storage_options=source_storage_options,
         store_storage_options=store_storage_options,
-        array_metadata=staged.array_metadata(var.name for var in template.data_vars),
         **job_kwargs,
     )
-    logger.info("%s: %d region jobs from %s to %s", template.dataset_id, len(jobs), start, end)
+
+
+def run_regions(
+    template: Template[Any],
+    region_job_class: type[RegionJob[Any, Any]],
+    store: StoreLike,
+    end: Any,
+    ranges: Sequence[tuple[int, int]],
+    *,
+    record: Mapping[str, Any],
+    trim_unavailable: bool = False,
+    data_vars: Iterable[str] | None = None,
+    client: Client | None = None,
+    shards_per_job: int = 1,
+    show_progress: bool = False,
+    source_storage_options: Mapping[str, Any] | None = None,
+    store_storage_options: Mapping[str, Any] | None = None,
+    **job_kwargs: Any,
+) -> ReformatResult:
+    """Process the regions of whole shards covering ``ranges`` (append-dim positions of the
+    dataset ending at ``end``), then publish the store's metadata and write the run record.
+
+    Shards are written with staged metadata and the metadata published last (see
+    :func:`reformat`). The store is extended to ``end``, or as far as processing went if
+    that is earlier; with ``trim_unavailable``, trailing regions none of whose files were
+    available are left out too. ``record`` is merged into the run record.
+    """
+    staged = template.stage_metadata(store, end, storage_options=store_storage_options)
+    array_metadata = staged.array_metadata(var.name for var in template.data_vars)
+    jobs_by_region: dict[tuple[int, int], RegionJob[Any, Any]] = {}
+    for first, stop in ranges:
+        for job in region_job_class.get_jobs(
+            template,
+            store,
+            end,
+            start=first,
+            stop=stop,
+            data_vars=data_vars,
+            shards_per_job=shards_per_job,
+            source_storage_options=source_storage_options,
+            store_storage_options=store_storage_options,
+            array_metadata=array_metadata,
+            **job_kwargs,
+        ):
+            jobs_by_region.setdefault((job.region.start, job.region.stop), job)
+    jobs = [jobs_by_region[region] for region in sorted(jobs_by_region)]
+    logger.info("%s: %d region jobs up to %s", template.dataset_id, len(jobs), end)
     started = datetime.now(UTC).isoformat()
     results = process_jobs(jobs, client, show_progress=show_progress)
-    processed_stop = max(job.region.stop for job in jobs)
-    published_end = _published_end(template, store, end, processed_stop, store_storage_options)
-    if published_end != end:
+    values = template.dimension_coordinates(end)[template.append_dim]
+    regions = [region_outcome(result, values) for result in results]
+    stored = stored_length(template, store, store_storage_options)
+    kept = [
+        region
+        for region in regions
+        if not (trim_unavailable and region.status == RegionStatus.UNAVAILABLE)
+    ]
+    length = max([stored, *(region.stop for region in kept)])
+    trimmed = [region for region in regions if region.start >= length]
+    published_end = end if length >= len(values) else values[length]
+    if published_end is not end:
         staged = template.stage_metadata(
             store, published_end, storage_options=store_storage_options
         )
     template.publish_metadata(staged, store, storage_options=store_storage_options)
-    record = write_run_record(
+    location = write_run_record(
         store,
-        _run_record(template, results, started=started, start=start, end=end, stop=stop),
+        {
+            **_run_record(template, results, started=started),
+            **record,
+            "regions": [region.describe() for region in regions],
+            "variables": [var.name for var in jobs[0].data_vars],
+            "published_end": str(published_end),
+        },
         storage_options=store_storage_options,
     )
-    return ReformatResult(template.dataset_id, results, record)
+    return ReformatResult(template.dataset_id, results, location, regions, trimmed)
 
 
-def _published_end(
-    template: Template[Any],
-    store: StoreLike,
-    end: Any,
-    processed_stop: int,
-    storage_options: Mapping[str, Any] | None,
-) -> Any:
-    """Where the store's append dimension ends after the run: ``end``, unless processing
-    stopped before it; then where it stopped, or the store's current end if that is later."""
-    values = template.dimension_coordinates(end)[template.append_dim]
-    length = max(processed_stop, _stored_length(template, store, storage_options))
-    return end if length >= len(values) else values[length]
-
-
-def _stored_length(
+def stored_length(
     template: Template[Any], store: StoreLike, storage_options: Mapping[str, Any] | None
 ) -> int:
     """The store's append-dimension length; 0 when it has no metadata yet."""
@@ -187,22 +240,12 @@ def _processing_positions(
 
 
 def _run_record(
-    template: Template[Any],
-    results: Sequence[JobResult],
-    *,
-    started: str,
-    start: Any,
-    end: Any,
-    stop: Any | None,
+    template: Template[Any], results: Sequence[JobResult], *, started: str
 ) -> dict[str, Any]:
-    """What a run record says about a reformat: its arguments, regions and every file."""
+    """What a run record says about a run: the dataset, when, every file and the time spent."""
     return {
         "dataset_id": template.dataset_id,
         "started": started,
-        "start": str(start),
-        "end": str(end),
-        "stop": str(stop),
-        "regions": [list(job.region) for job in results],
         "files": [f for job in results for v in job.variables.values() for f in v.files],
         "seconds": _seconds_by_variable(results),
     }

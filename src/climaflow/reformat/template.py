@@ -147,6 +147,14 @@ class Template(ABC, Generic[DATA_VAR]):
         Global attributes.
     coordinate_attrs, coordinate_encoding
         Attributes and xarray encoding of coordinates, by name.
+    update_lookback
+        How far back :func:`~climaflow.reformat.update.update` goes, in append-dim values
+        before the store's end, to process again values its runs left incomplete,
+        unavailable or failed (at least one shard).
+    source_latency
+        How long after its append-dim value (a time) the source publishes all of a value's
+        files; ``update`` warns about values it leaves out for want of files older than
+        this. ``None``: the source is an archive, not a feed.
     """
 
     dataset_id: str
@@ -156,6 +164,8 @@ class Template(ABC, Generic[DATA_VAR]):
     attrs: Mapping[str, Any] = field(default_factory=dict)
     coordinate_attrs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     coordinate_encoding: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    update_lookback: int = 1
+    source_latency: np.timedelta64 | None = None
 
     def __post_init__(self) -> None:
         assert self.append_dim in self.dims, f"append_dim {self.append_dim!r} not in {self.dims}"

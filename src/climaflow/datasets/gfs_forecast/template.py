@@ -27,6 +27,8 @@ HOUR = np.timedelta64(1, "h")
 GFS_LEAD_TIMES_HOURS: tuple[int, ...] = (*range(0, 121), *range(123, 385, 3))
 GFS_INIT_TIME_START = np.datetime64("2021-05-01T00", "ns")
 GFS_INIT_TIME_FREQUENCY = np.timedelta64(6, "h")
+#: When all of an init time's files are on NOAA's servers, counted from the init time.
+GFS_SOURCE_LATENCY = np.timedelta64(6, "h")
 GFS_RESOLUTION_DEGREES = 0.25
 GFS_CHUNKS = (1, 105, 121, 121)
 GFS_SHARDS = (1, 210, 363, 363)
@@ -107,6 +109,10 @@ class GfsForecastTemplate(Template[GfsDataVar]):
     init_time_frequency: np.timedelta64 = GFS_INIT_TIME_FREQUENCY
     lead_times_hours: tuple[int, ...] = GFS_LEAD_TIMES_HOURS
     resolution_degrees: float = GFS_RESOLUTION_DEGREES
+    # NOAA publishes an init's files over about 4 hours, from about 3.5 hours after it; an
+    # update goes back 2 days (8 inits) for inits a run left incomplete or failed.
+    update_lookback: int = 8
+    source_latency: np.timedelta64 | None = GFS_SOURCE_LATENCY
 
     def dimension_coordinates(self, append_dim_end: Any) -> dict[str, np.ndarray]:
         latitudes, longitudes = gfs_grid(self.resolution_degrees)
