@@ -46,11 +46,11 @@ import eccodes
 import numpy as np
 from distributed import Client, LocalCluster, get_task_stream
 
-from climaflow.datasets.gfs_forecast import make_gfs_template
 from climaflow.datasets.gfs_forecast.data_var import GfsDataVar
 from climaflow.datasets.gfs_forecast.region_job import select_message
 from climaflow.datasets.gfs_forecast.source_file_coord import gfs_file_path
 from climaflow.datasets.gfs_forecast.template import GfsForecastTemplate
+from climaflow.datasets.registry import get_integration
 from climaflow.io.stores import open_array_for_writing, open_store
 from climaflow.reformat.grib_index import parse_index
 from climaflow.reformat.run_record import read_run_records
@@ -237,7 +237,8 @@ def main() -> None:
     parser.add_argument("--skip-seed", action="store_true", help="reuse the workdir's archive")
     args = parser.parse_args()
 
-    template = make_gfs_template()
+    # The template the command builds (its options recorded in the store's attributes).
+    template = get_integration("gfs-forecast").make_template_from_options({})
     inits = [INIT_START + INIT_STEP * i for i in range(args.inits)]
     end = inits[-1] + INIT_STEP
     archive = args.workdir / "archive"

@@ -1,4 +1,4 @@
-"""What publishing safely costs: ``climaflow update`` for one new init vs ``reformat`` of it.
+"""What update costs over reformat: ``climaflow update`` against ``reformat`` of the same inits.
 
 Run from the repository root, after ``benchmarks/compare_gfs_reformat.py`` wrote its archive:
 ``.venv/bin/python -m benchmarks.compare_update [--workdir /tmp/climaflow-compare-gfs]
@@ -9,13 +9,14 @@ store holding one init time is extended by the next one, two ways, through the r
 commands against the same warm cluster (2 workers x 2 threads), alternating:
 
 - ``climaflow update gfs-forecast --store S --end E``: reads the store's end and run
-  records, processes the new init, publishes the metadata after the shards, trims nothing
-  here, writes a run record;
-- ``climaflow reformat gfs-forecast --store S --start T --end E``: the same init, the same
-  publication order, on a copy of the same store.
+  records, and processes the new init and the store's last one again (its run left it
+  ``incomplete``: the archive lacks 184 of its 209 leads, as NOAA's does while it uploads),
+  then publishes the metadata after the shards and writes a run record;
+- ``climaflow reformat gfs-forecast --store S --start T --end E`` of the same two inits, with
+  the same publication order, on a copy of the same store.
 
-Both stores must be byte-identical in their shards. The ratio of the wall times is the
-overhead of what update adds (reading the store's end and its run records).
+Both stores must be byte-identical in their shards. The ratio of the wall times is what
+update adds: reading the store's end and its run records, choosing what to process.
 """
 
 import argparse
@@ -75,7 +76,7 @@ def main() -> None:
             update = [climaflow, "update", *common, "--store", str(updated), "--end", end]
             updates.append(timed(update))
             reformat = [climaflow, "reformat", *common, "--store", str(reformatted)]
-            reformats.append(timed([*reformat, *span(new, new + INIT_STEP)]))
+            reformats.append(timed([*reformat, *span(first, new + INIT_STEP)]))
             assert store_digests(updated / "temperature_2m") == store_digests(
                 reformatted / "temperature_2m"
             )

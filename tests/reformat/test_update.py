@@ -50,6 +50,20 @@ def shard_digests(store: Path) -> dict[str, str]:
     }
 
 
+def run_reformat(client, url: str, store: Path, end: np.datetime64):
+    return reformat(
+        template(),
+        GfsForecastRegionJob,
+        store,
+        start=INITS[0],
+        end=end,
+        client=client,
+        data_vars=VARIABLES,
+        source_url=url,
+        download_dir=store.parent / "downloads",
+    )
+
+
 def run_update(client, url: str, store: Path, end: np.datetime64):
     return update(
         template(),
@@ -68,17 +82,7 @@ def test_update_fetches_only_what_is_new_and_leaves_out_what_is_not_published(cl
     for init in INITS[:2]:
         publish(archive, init)
     with serve_directory(archive) as server:
-        reformat(
-            template(),
-            GfsForecastRegionJob,
-            store,
-            start=INITS[0],
-            end=INITS[2],
-            client=client,
-            data_vars=VARIABLES,
-            source_url=server.url,
-            download_dir=tmp_path / "downloads",
-        )
+        run_reformat(client, server.url, store, end=INITS[2])
         publish(archive, INITS[2])
         publish(archive, INITS[3], leads=LEADS[:4])  # NOAA still uploading its leads
         server.clear_requests()
@@ -114,17 +118,7 @@ def test_update_fetches_only_what_is_new_and_leaves_out_what_is_not_published(cl
         assert third.jobs == [] and server.requests == []  # up to date: nothing fetched
 
         clean = tmp_path / "clean.zarr"
-        reformat(
-            template(),
-            GfsForecastRegionJob,
-            clean,
-            start=INITS[0],
-            end=INITS[4] + 6 * HOUR,
-            client=client,
-            data_vars=VARIABLES,
-            source_url=server.url,
-            download_dir=tmp_path / "downloads",
-        )
+        run_reformat(client, server.url, clean, end=INITS[4] + 6 * HOUR)
     assert shard_digests(store) == shard_digests(clean)
     records = read_run_records(store)
     assert [record["kind"] for record in records] == ["reformat", "update", "update"]
@@ -135,17 +129,7 @@ def test_a_failed_interior_file_is_recorded_and_refilled_by_the_next_update(clie
     for init in INITS[:3]:
         publish(archive, init)
     with serve_directory(archive) as server:
-        reformat(
-            template(),
-            GfsForecastRegionJob,
-            store,
-            start=INITS[0],
-            end=INITS[1],
-            client=client,
-            data_vars=VARIABLES,
-            source_url=server.url,
-            download_dir=tmp_path / "downloads",
-        )
+        run_reformat(client, server.url, store, end=INITS[1])
         broken = "/gfs.20240101/06/atmos/gfs.t06z.pgrb2.0p25.f003"
         server.add_fault(broken, "status", status=500, times=None)
         first = run_update(client, server.url, store, end=INITS[3])

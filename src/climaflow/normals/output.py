@@ -93,6 +93,17 @@ def normal_path(
 
     Raises ``ValueError`` for names that could leave ``output`` (``..``, separators).
     """
+    name = f"{variable}_{model}_{region}_{scenario}_{target_year}_{window}yr_normal.nc"
+    return output_folder(output, model, variable, scenario, region) / name
+
+
+def output_folder(
+    output: str | Path, model: str, variable: str, scenario: str, region: str
+) -> Path:
+    """``{output}/{model}/{variable}/{scenario}/{region}``, where a run's outputs go.
+
+    Raises ``ValueError`` for names that could leave ``output`` (``..``, separators).
+    """
     for value, what in (
         (model, "model"),
         (variable, "variable"),
@@ -100,8 +111,7 @@ def normal_path(
         (region, "region"),
     ):
         check_path_component(value, what)
-    name = f"{variable}_{model}_{region}_{scenario}_{target_year}_{window}yr_normal.nc"
-    return Path(output) / model / variable / scenario / region / name
+    return Path(output) / model / variable / scenario / region
 
 
 def normal_dataset(

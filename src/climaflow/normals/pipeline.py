@@ -54,7 +54,7 @@ from climaflow.normals.outcomes import (
     warn_left_out_years,
     warn_masked_fills,
 )
-from climaflow.normals.output import NormalMetadata, OutputCheck, check_output, normal_dataset
+from climaflow.normals.output import OutputCheck, check_output, normal_dataset
 from climaflow.normals.plan import NormalsConfig, NormalsPlan, TargetJob, plan_normals
 from climaflow.normals.zarr_output import check_target, prepare_normals_store
 from climaflow.progress import show_task_progress
@@ -198,20 +198,12 @@ def _prepare_stores(
         lat, lon, variable_attrs = output_coordinates(
             plan, first.model, first.variable, first.region.name
         )
-        metadata = NormalMetadata(
-            variable=first.variable,
-            target_year=first.target_year,
-            period=first.window.period,
-            scenario=first.scenario,
-            model=first.model,
+        metadata = first.metadata(
             calendar=calendar,
-            region=first.region,
             window=config.window,
             min_years=config.min_years,
-            inputs_fingerprint=first.fingerprint,
-            source_years=tuple(year for _, year in first.window.year_sources),
-            source_scenarios=tuple(source for source, _ in first.window.year_sources),
             variable_attrs=variable_attrs,
+            years=first.window.year_sources,
         )
         values = np.zeros((days_per_year(calendar), lat.size, lon.size), np.float32)
         sample = normal_dataset(values, lat, lon, metadata)

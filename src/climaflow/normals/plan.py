@@ -16,7 +16,7 @@ from typing import Any, Literal
 from climaflow.datasets.nex_gddp_cmip6.models import UnknownModelError
 from climaflow.normals.archive import Archive, YearInput, open_archive
 from climaflow.normals.compute import validate_window
-from climaflow.normals.output import normal_path
+from climaflow.normals.output import NormalMetadata, normal_path
 from climaflow.normals.periods import (
     DEFAULT_PERIODS,
     LAST_HISTORICAL_YEAR,
@@ -145,6 +145,34 @@ class TargetJob:
     @property
     def scenario(self) -> str:
         return self.window.scenario
+
+    def metadata(
+        self,
+        *,
+        calendar: str,
+        window: int,
+        min_years: int,
+        variable_attrs: Mapping[str, Any],
+        years: Iterable[tuple[str, int]],
+    ) -> NormalMetadata:
+        """What this target's output records, its normal averaged over ``years`` (source
+        scenario and year, in window order)."""
+        used = list(years)
+        return NormalMetadata(
+            variable=self.variable,
+            target_year=self.target_year,
+            period=self.window.period,
+            scenario=self.scenario,
+            model=self.model,
+            calendar=calendar,
+            region=self.region,
+            window=window,
+            min_years=min_years,
+            inputs_fingerprint=self.fingerprint,
+            source_years=tuple(year for _, year in used),
+            source_scenarios=tuple(scenario for scenario, _ in used),
+            variable_attrs=variable_attrs,
+        )
 
     def expected_attrs(self, config: NormalsConfig) -> dict[str, Any]:
         """The recorded parameters an existing output must match to be kept."""

@@ -19,7 +19,7 @@ from dask.sizeof import sizeof
 from climaflow.normals.archive import YearInput
 from climaflow.normals.calendar import years_and_days
 from climaflow.normals.outcomes import Status, TargetOutcome, missing_inputs, outcome_of
-from climaflow.normals.output import NormalMetadata, normal_dataset, write_normal
+from climaflow.normals.output import normal_dataset, write_normal
 from climaflow.normals.plan import TargetJob
 from climaflow.normals.read import InputGrid, read_year_regions
 from climaflow.normals.regions import RegionSlices
@@ -206,20 +206,12 @@ def _target_outcome(
         )
     if normal is None:
         return outcome_of(job, Status.FAILED, left_out=left_out, message=f"{error}")
-    metadata = NormalMetadata(
-        variable=job.variable,
-        target_year=job.target_year,
-        period=job.window.period,
-        scenario=job.scenario,
-        model=job.model,
+    metadata = job.metadata(
         calendar=batch.calendar,
-        region=job.region,
         window=batch.window,
         min_years=batch.min_years,
-        inputs_fingerprint=job.fingerprint,
-        source_years=tuple(r.year for r in used),
-        source_scenarios=tuple(r.scenario for r in used),
         variable_attrs=batch.variable_attrs,
+        years=[(r.scenario, r.year) for r in used],
     )
     try:
         dataset = normal_dataset(normal, batch.lat, batch.lon, metadata)

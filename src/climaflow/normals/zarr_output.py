@@ -40,7 +40,6 @@ import zarr
 from xarray.coding.times import encode_cf_datetime
 from zarr.codecs import BloscCodec
 
-from climaflow.names import check_path_component
 from climaflow.normals.output import (
     CHUNK_CELLS,
     CHUNK_DAYS,
@@ -48,6 +47,7 @@ from climaflow.normals.output import (
     NormalMetadata,
     OutputCheck,
     output_calendar,
+    output_folder,
 )
 
 #: Byte-shuffled zstd at level 3: within a few percent of zlib's size at several times its
@@ -70,15 +70,8 @@ def normals_store_path(
 
     Raises ``ValueError`` for names that could leave ``output`` (``..``, separators).
     """
-    for value, what in (
-        (model, "model"),
-        (variable, "variable"),
-        (scenario, "scenario"),
-        (region, "region"),
-    ):
-        check_path_component(value, what)
     name = f"{variable}_{model}_{region}_{scenario}_{window}yr_normals.zarr"
-    return Path(output) / model / variable / scenario / region / name
+    return output_folder(output, model, variable, scenario, region) / name
 
 
 def fingerprint_number(fingerprint: str) -> int:
