@@ -128,6 +128,21 @@ def test_update_extends_a_store_with_the_options_it_was_made_with(client, tmp_pa
     assert code == 1 and "create it with `climaflow reformat`" in output
 
 
+def test_verify_names_stale_stores_and_refuses_bad_ages(client, nex_archive, tmp_path):
+    store = tmp_path / "tas.zarr"
+    code, output = invoke(*reformat_args(nex_archive, store, client.scheduler.address))
+    assert code == 0, output
+    scheduler = ["--scheduler", client.scheduler.address]
+
+    code, output = invoke("verify", str(store), *scheduler)
+    assert code == 0 and ": OK" in output
+    code, output = invoke("verify", str(store), "--max-age", "12h", *scheduler)
+    assert code == 1  # its last day is in 2016
+    assert "latest time 2016-12-31 12:00:00 is " in output and "more than 12 hours" in output
+    code, output = invoke("verify", str(store), "--max-age", "soon", *scheduler)
+    assert code == 2 and "--max-age" in output
+
+
 def one_line_error(output: str) -> str:
     lines = [line for line in output.splitlines() if line.startswith("Error:")]
     assert len(lines) == 1, output

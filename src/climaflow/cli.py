@@ -133,7 +133,9 @@ def reformat(
 @click.option(
     "--end", help="Extend the append dim at most to here (exclusive) [default: now, UTC]."
 )
-@click.option("--variables", help="Comma-separated variables (default: all).")
+@click.option(
+    "--variables", help="Comma-separated variables (default: those of the store's last run)."
+)
 @click.option("--source-url", help="Root URL of the source archive (default: the real one).")
 @click.option(
     "--allow-failures",
@@ -241,16 +243,27 @@ def demo(workdir: Path, small: bool, **cluster: Any) -> None:
 
 @main.command()
 @click.argument("store")
+@click.option(
+    "--max-age",
+    help="Fail when the latest append-dim value is older than this, e.g. 12h or 2 days.",
+)
 @cluster_options
-def verify(store: str, **cluster: Any) -> None:
-    """Check that every shard of STORE exists and decodes; report NaN and failed files.
+def verify(store: str, max_age: str | None, **cluster: Any) -> None:
+    """Check that every shard STORE's runs wrote exists and decodes; report NaN and failed files.
 
-    Exits with status 1 when a shard is missing or cannot be decoded.
+    Exits with status 1 when a shard is missing or cannot be decoded, when an append-dim
+    value is NaN everywhere in a variable, or (with --max-age) when the latest one is older.
     """
+    import pandas as pd
+
     from climaflow.reformat.verify import verify_store
 
+    try:
+        age = None if max_age is None else pd.Timedelta(max_age).to_timedelta64()
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--max-age") from None
     with run_cluster(**cluster) as client:
-        report = verify_store(store, client)
+        report = verify_store(store, client, max_age=age)
     click.echo(report.summary())
     if not report.ok:
         raise SystemExit(1)

@@ -23,6 +23,7 @@ from climaflow.normals import (
     normal_path,
     run_normals,
 )
+from climaflow.reformat.run_record import read_run_records
 from climaflow.testing.http_server import serve_directory
 from climaflow.testing.nex_gddp_archive import write_synthetic_nex_gddp_archive
 
@@ -247,6 +248,16 @@ def test_valid_outputs_are_skipped_and_damaged_or_stale_ones_recomputed(
 
     again = run_normals(run, client)
     assert again.counts()[Status.SKIPPED_VALID] == 7
+    first_record, again_record = read_run_records(run.output)
+    assert first_record["kind"] == "normals" and first_record["run_id"] in str(first.record)
+    assert first_record["parameters"]["window"] == 5
+    assert first_record["parameters"]["regions"][0]["name"] == "AK"
+    assert "storage_options" not in first_record["parameters"]
+    assert first_record["counts"]["written"] == 7 and again_record["counts"]["skipped_valid"] == 7
+    target = next(t for t in first_record["targets"] if t["target_year"] == 2010)
+    assert target["status"] == "written" and target["source_years"] == list(range(2006, 2011))
+    assert target["path"] == str(paths[2010])
+    assert set(first_record["seconds"]) == {"plan", "check_existing", "compute"}
     assert {year: os.stat(path).st_mtime_ns for year, path in paths.items()} == mtimes
 
     truncated = paths[2009]

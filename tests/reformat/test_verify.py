@@ -118,4 +118,34 @@ def test_a_region_whose_files_all_failed_is_written_as_nan_not_left_missing(
     temperature = report.variables["temperature"]
     assert temperature.missing == []  # its shards exist: written, all NaN
     np.testing.assert_array_equal(temperature.nan_fraction, [0, 0, 0, 0, 1, 1, 1, 1])
+    assert temperature.empty == [f"2000-01-0{day}T00:00:00" for day in (5, 6, 7, 8)]
     assert len([f for f in report.failed_files if f["variable"] == "temperature"]) == 4
+    assert not report.ok
+    summary = report.summary()
+    assert "NaN everywhere at 4 time values: 2000-01-05T00:00:00, 2000-01-06T00:00:00" in summary
+    assert "not_available: " in summary and "2000-01-05.npy" in summary
+
+
+def test_only_the_range_the_runs_wrote_is_checked(client, archive, tmp_path):
+    """A store begun at a later start: the values before it were never written."""
+    store = tmp_path / "out.zarr"
+    run(client, archive, store, start=START + 4 * DAY)
+
+    report = verify_store(store, client)
+    assert report.ok
+    assert report.checked == ("2000-01-05T00:00:00", "2000-01-08T00:00:00")
+    temperature = report.variables["temperature"]
+    assert temperature.shards == 2 and temperature.missing == []  # of 4 shards in all
+    assert "checked time 2000-01-05T00:00:00 to 2000-01-08T00:00:00" in report.summary()
+
+
+def test_max_age_tells_a_store_that_stopped_growing(client, archive, tmp_path):
+    store = tmp_path / "out.zarr"
+    run(client, archive, store)
+    last = END - DAY
+
+    fresh = verify_store(store, client, max_age=np.timedelta64(2, "D"), now=last + DAY)
+    assert fresh.ok and fresh.stale is None and fresh.latest == "2000-01-08T00:00:00"
+    stale = verify_store(store, client, max_age=np.timedelta64(12, "h"), now=last + DAY)
+    assert not stale.ok
+    assert stale.stale == "latest time 2000-01-08T00:00:00 is 24.0 hours old, more than 12 hours"

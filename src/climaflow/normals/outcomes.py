@@ -49,6 +49,8 @@ class NormalsSummary:
 
     outcomes: list[TargetOutcome] = field(default_factory=list)
     left_out_models: list[tuple[str, str, str]] = field(default_factory=list)
+    #: Where the run record was written.
+    record: str | None = None
 
     def counts(self) -> dict[Status, int]:
         counted = Counter(outcome.status for outcome in self.outcomes)

@@ -28,9 +28,13 @@ of ``min_years`` gets no file and a ``too_few_years`` outcome; a failed write or
 ``failed`` outcome. :func:`run_normals` returns a :class:`NormalsSummary` of all of them.
 """
 
+import dataclasses
 import logging
+import time
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import distributed
 import numpy as np
@@ -58,6 +62,7 @@ from climaflow.normals.output import OutputCheck, check_output, normal_dataset
 from climaflow.normals.plan import NormalsConfig, NormalsPlan, TargetJob, plan_normals
 from climaflow.normals.zarr_output import check_target, prepare_normals_store
 from climaflow.progress import show_task_progress
+from climaflow.reformat.run_record import write_run_record
 
 logger = logging.getLogger(__name__)
 
@@ -71,8 +76,14 @@ def run_normals(
     stale or truncated ones recomputed. The rest runs as one graph over all models,
     variables, regions and scenarios. Years left out of windows are named in one
     :class:`~climaflow.normals.compute.MissingYearsWarning`, inputs with undeclared fill
-    values in one :class:`~climaflow.normals.compute.UndeclaredFillWarning` each.
+    values in one :class:`~climaflow.normals.compute.UndeclaredFillWarning` each. A run record
+    (parameters, every target's outcome and the years it used, timings) is written beside
+    the output root, ``{output}.runs/{UTC time}-{run id}.json``; its path is
+    ``NormalsSummary.record``.
     """
+    started = datetime.now(UTC).isoformat()
+    clock = time.perf_counter()
+    seconds: dict[str, float] = {}
     plan = plan_normals(config)
     logger.info("%d target outputs planned from %s", len(plan.jobs), config.input)
     summary = NormalsSummary(left_out_models=list(plan.left_out_models))
@@ -82,7 +93,9 @@ def run_normals(
             + "\n".join(f"  {m} {v}: {reason}" for m, v, reason in plan.left_out_models),
             MissingYearsWarning,
         )
+    seconds["plan"] = time.perf_counter() - clock
     existing = _check_existing(plan, config, client)
+    seconds["check_existing"] = time.perf_counter() - clock - sum(seconds.values())
     to_compute = _jobs_to_compute(plan, config, existing, summary)
     if config.output_format == "zarr":
         _prepare_stores(plan, config, to_compute)
@@ -94,10 +107,43 @@ def run_normals(
         config, plan, to_compute, replacing, batch_size_for(config, plan, client), workers
     )
     summary.outcomes.extend(_run_batches(client, graph, show_progress))
+    seconds["compute"] = time.perf_counter() - clock - sum(seconds.values())
     warn_left_out_years(summary.outcomes)
     warn_masked_fills(summary.outcomes)
     summary.outcomes.sort(key=lambda o: (o.model, o.variable, o.region, o.scenario, o.target_year))
+    summary.record = write_run_record(config.output, _run_record(config, summary, started, seconds))
     return summary
+
+
+def _run_record(
+    config: NormalsConfig, summary: NormalsSummary, started: str, seconds: Mapping[str, float]
+) -> dict[str, Any]:
+    """What a normals run record says: its parameters, timings and every target's outcome."""
+    parameters = {
+        field.name: getattr(config, field.name)
+        for field in dataclasses.fields(config)
+        if field.name != "storage_options"  # may hold credentials
+    }
+    return {
+        "kind": "normals",
+        "started": started,
+        "parameters": _plain(parameters),
+        "seconds": {stage: round(spent, 3) for stage, spent in seconds.items()},
+        "counts": {str(status): count for status, count in summary.counts().items()},
+        "left_out_models": summary.left_out_models,
+        "targets": [_plain(dataclasses.asdict(outcome)) for outcome in summary.outcomes],
+    }
+
+
+def _plain(value: Any) -> Any:
+    """Dataclasses (regions, periods) as dicts, recursively, for JSON."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _plain(dataclasses.asdict(value))
+    if isinstance(value, Mapping):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    return value
 
 
 def _jobs_to_compute(

@@ -1,15 +1,20 @@
-"""Checking a store: every shard its metadata declares exists and decodes; where data is NaN.
+"""Checking a store: every shard its runs wrote exists and decodes; where data is NaN.
 
 One Dask task per shard (``verify-{var}``) reads the shard whole: a shard torn by a killed
-writer fails its checksum here rather than in a user's analysis. The report gives, per
-variable, the missing and undecodable shards, the NaN fraction at every append-dim
-position, and the source files that failed in the runs recorded next to the store.
+writer fails its checksum here rather than in a user's analysis. Only the append-dim range
+the store's recorded runs wrote is checked (a store begun at a late ``--start`` has
+thousands of never-written values before it); without run records, all of it. The report
+gives, per variable, the missing and undecodable shards, the NaN fraction at every
+append-dim position and the values that are NaN everywhere (named by their label, e.g. the
+ISO init time), the source files that failed in the recorded runs, and, when asked, whether
+the latest value is recent enough.
 """
 
 import itertools
 import math
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -19,6 +24,7 @@ from distributed import Client
 from zarr.core.sync import sync
 
 from climaflow.io.stores import StoreLike, open_store
+from climaflow.reformat.results import append_label
 from climaflow.reformat.run_record import read_run_records
 
 
@@ -44,6 +50,8 @@ class VariableReport:
     missing: list[tuple[int, ...]] = field(default_factory=list)
     corrupt: list[tuple[tuple[int, ...], str]] = field(default_factory=list)
     nan_fraction: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    #: Labels of the append-dim values, within the checked range, that are NaN everywhere.
+    empty: list[str] = field(default_factory=list)
 
     @property
     def never_written(self) -> bool:
@@ -59,34 +67,48 @@ class StoreReport:
     append_dim: str
     variables: dict[str, VariableReport]
     failed_files: list[Mapping[str, Any]]
+    #: The checked append-dim range (labels of its first and last value), ``None``: all.
+    checked: tuple[str, str] | None = None
+    #: The latest append-dim value, and why it is too old when ``max_age`` was given.
+    latest: str = ""
+    stale: str | None = None
 
     @property
     def ok(self) -> bool:
-        """No shard is undecodable, and no variable that was written has missing shards.
+        """No shard is undecodable, no variable that was written has missing shards or
+        values NaN everywhere, and the latest value is recent enough (when asked).
 
         A variable with no shard at all was never written (e.g. a run chose other
         variables): it is reported, not counted as a problem.
         """
-        return not any(
-            v.corrupt or (v.missing and not v.never_written) for v in self.variables.values()
+        return self.stale is None and not any(
+            v.corrupt or (not v.never_written and (v.missing or v.empty))
+            for v in self.variables.values()
         )
 
     def summary(self) -> str:
         """A text table, then the failed source files."""
         lines = [f"{self.store}: {'OK' if self.ok else 'PROBLEMS'}"]
+        if self.checked is not None:
+            lines.append(f"  checked {self.append_dim} {self.checked[0]} to {self.checked[1]}")
         for report in self.variables.values():
             if report.never_written:
                 lines.append(f"  {report.name:<38} never written ({report.shards} shards)")
                 continue
-            holes = np.flatnonzero(report.nan_fraction > 0)
             lines.append(
                 f"  {report.name:<38} shards {report.shards - len(report.missing) - len(report.corrupt)}"
                 f"/{report.shards} ok, {len(report.missing)} missing, {len(report.corrupt)} corrupt; "
-                f"NaN {float(report.nan_fraction.mean()):.2%}, at {len(holes)} {self.append_dim} positions"
-                + (f" (first: {holes[:5].tolist()})" if holes.size else "")
+                f"NaN {float(report.nan_fraction.mean()):.2%}"
             )
+            if report.empty:
+                shown = ", ".join(report.empty[:5]) + (", ..." if len(report.empty) > 5 else "")
+                lines.append(
+                    f"    NaN everywhere at {len(report.empty)} {self.append_dim} values: {shown}"
+                )
             lines.extend(f"    corrupt shard {index}: {error}" for index, error in report.corrupt)
             lines.extend(f"    missing shard {index}" for index in report.missing)
+        if self.stale is not None:
+            lines.append(f"  {self.stale}")
         if self.failed_files:
             lines.append(f"  {len(self.failed_files)} source files failed in the recorded runs:")
             lines.extend(
@@ -95,12 +117,33 @@ class StoreReport:
         return "\n".join(lines)
 
 
-def verify_store(store: StoreLike, client: Client | None = None) -> StoreReport:
-    """Check every shard of every data variable of ``store`` (on ``client`` if given)."""
+def verify_store(
+    store: StoreLike,
+    client: Client | None = None,
+    *,
+    max_age: np.timedelta64 | None = None,
+    now: np.datetime64 | None = None,
+) -> StoreReport:
+    """Check every shard of every data variable that the store's runs wrote.
+
+    Parameters
+    ----------
+    store
+        The store (its run records, beside it, give the range its runs wrote).
+    client
+        Check the shards on this cluster (default: in this process).
+    max_age
+        When given, the latest append-dim value (a time) must be at most this old.
+    now
+        The time ``max_age`` counts from (default: now, UTC).
+    """
     with xr.open_zarr(open_store(store), chunks=None) as ds:
         names = list(ds.data_vars)
         append_dim = str(ds.attrs.get("append_dim") or next(iter(ds[names[0]].dims)))
         dims = {name: tuple(str(d) for d in ds[name].dims) for name in names}
+        append_values = ds[append_dim].values
+    labels = [append_label(value) for value in append_values]
+    written = written_positions(store, len(labels))
     group = zarr.open_group(open_store(store), mode="r")
     tasks: dict[Hashable, Any] = {}
     for name in names:
@@ -110,33 +153,100 @@ def verify_store(store: StoreLike, client: Client | None = None) -> StoreReport:
         axis = dims[name].index(append_dim)
         grid = [range(math.ceil(n / b)) for n, b in zip(array.shape, block, strict=True)]
         for index in itertools.product(*grid):
-            tasks[(f"verify-{name}", *index)] = (_check_shard, store, name, index, axis)
+            span = slice(index[axis] * block[axis], (index[axis] + 1) * block[axis])
+            if written[span].any():
+                tasks[(f"verify-{name}", *index)] = (_check_shard, store, name, index, axis)
     keys = list(tasks)
     if client is not None:
         checks: Sequence[ShardCheck] = client.gather(client.get(tasks, keys, sync=False))
     else:
         checks = [_check_shard(*tasks[key][1:]) for key in keys]
 
-    reports = {}
-    for name in names:
-        array = group[name]
-        assert isinstance(array, zarr.Array)
-        axis = dims[name].index(append_dim)
-        length = array.shape[axis]
-        nans, values = np.zeros(length), np.zeros(length)
-        report = VariableReport(name)
-        for check in (c for c in checks if c.variable == name):
-            report.shards += 1
-            if check.status == "missing":
-                report.missing.append(check.index)
-            elif check.status == "corrupt":
-                report.corrupt.append((check.index, check.error or ""))
-            span = slice(check.append_start, check.append_start + len(check.nan_counts))
-            nans[span] += check.nan_counts
-            values[span] += check.value_counts
-        report.nan_fraction = np.divide(nans, values, out=np.ones(length), where=values > 0)
-        reports[name] = report
-    return StoreReport(str(store), append_dim, reports, unresolved_failures(store))
+    reports = {name: _variable_report(name, checks, written, labels) for name in names}
+    checked = None
+    if not written.all() and written.any():
+        positions = np.flatnonzero(written)
+        checked = (labels[positions[0]], labels[positions[-1]])
+    return StoreReport(
+        str(store),
+        append_dim,
+        reports,
+        unresolved_failures(store),
+        checked=checked,
+        latest=labels[-1] if labels else "",
+        stale=_staleness(append_dim, append_values, max_age, now),
+    )
+
+
+def _variable_report(
+    name: str, checks: Sequence[ShardCheck], written: np.ndarray, labels: Sequence[str]
+) -> VariableReport:
+    length = len(labels)
+    nans, values = np.zeros(length), np.zeros(length)
+    report = VariableReport(name)
+    for check in (c for c in checks if c.variable == name):
+        report.shards += 1
+        if check.status == "missing":
+            report.missing.append(check.index)
+        elif check.status == "corrupt":
+            report.corrupt.append((check.index, check.error or ""))
+        span = slice(check.append_start, check.append_start + len(check.nan_counts))
+        nans[span] += check.nan_counts
+        values[span] += check.value_counts
+    report.nan_fraction = np.divide(nans, values, out=np.ones(length), where=values > 0)
+    everywhere = written & (values > 0) & (nans == values)
+    report.empty = [labels[int(position)] for position in np.flatnonzero(everywhere)]
+    return report
+
+
+def written_positions(store: StoreLike, length: int) -> np.ndarray:
+    """Which append-dim positions the store's recorded runs wrote (all, without records)."""
+    written = np.zeros(length, dtype=bool)
+    records = read_run_records(store)
+    for record in records:
+        for region in record.get("regions", []):
+            start, stop = (
+                (region["start"], region["stop"]) if isinstance(region, Mapping) else region
+            )
+            written[int(start) : int(stop)] = True
+    return written if records else np.ones(length, dtype=bool)
+
+
+def _staleness(
+    append_dim: str,
+    values: np.ndarray,
+    max_age: np.timedelta64 | None,
+    now: np.datetime64 | None,
+) -> str | None:
+    """Why the latest value is too old, or ``None``."""
+    if max_age is None:
+        return None
+    latest = _as_datetime64(values[-1]) if values.size else None
+    if latest is None:
+        return f"no time along {append_dim} to compare with --max-age"
+    now = now if now is not None else np.datetime64(datetime.now(UTC).replace(tzinfo=None), "ns")
+    age = now - latest
+    if age <= max_age:
+        return None
+    hours = age / np.timedelta64(1, "h")
+    return (
+        f"latest {append_dim} {append_label(values[-1])} is {hours:.1f} hours old, "
+        f"more than {max_age / np.timedelta64(1, 'h'):g} hours"
+    )
+
+
+def _as_datetime64(value: Any) -> np.datetime64 | None:
+    """A time as ``datetime64`` (cftime dates of real days too); ``None`` if it is none."""
+    if isinstance(value, np.datetime64):
+        return value
+    try:
+        text = str(value.isoformat())
+    except AttributeError:  # not a time
+        return None
+    try:
+        return np.datetime64(text)
+    except ValueError:  # a day real calendars lack (30 February of a 360_day calendar)
+        return None
 
 
 def _check_shard(store: StoreLike, name: str, index: tuple[int, ...], axis: int) -> ShardCheck:
