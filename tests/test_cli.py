@@ -10,6 +10,7 @@ import xarray as xr
 from click.testing import CliRunner
 
 from climaflow.cli import main
+from climaflow.datasets.nex_gddp_cmip6 import make_nex_gddp_template
 from climaflow.testing.nex_gddp_archive import write_synthetic_nex_gddp_archive
 
 YEARS = (2015, 2016)
@@ -126,6 +127,13 @@ def test_update_extends_a_store_with_the_options_it_was_made_with(client, tmp_pa
 
     code, output = invoke("update", "nex-gddp-cmip6", "--store", str(tmp_path / "none.zarr"))
     assert code == 1 and "create it with `climaflow reformat`" in output
+
+    from_python = tmp_path / "from-python.zarr"  # made without -o: its options are unknown
+    make_nex_gddp_template(scenario="ssp245", resolution_degrees=30.0).write_metadata(
+        from_python, "2016"
+    )
+    code, output = invoke("update", "nex-gddp-cmip6", "--store", str(from_python))
+    assert code == 1 and "does not record the template options" in output
 
 
 def test_verify_names_stale_stores_and_refuses_bad_ages(client, nex_archive, tmp_path):

@@ -95,8 +95,8 @@ def reformat(
 ) -> None:
     """Write or extend the Zarr store of DATASET from START to END.
 
-    Exits 1 when any source file failed to download or read (listed with its URL, status
-    and reason; its values stay NaN), unless --allow-failures.
+    Exits 1 when any source file is not found or failed to download or read (listed with
+    its URL, status and reason; its values stay NaN), unless --allow-failures.
     """
     from climaflow.datasets.registry import get_integration
     from climaflow.reformat.runner import reformat as run_reformat
@@ -134,7 +134,7 @@ def reformat(
     "--end", help="Extend the append dim at most to here (exclusive) [default: now, UTC]."
 )
 @click.option(
-    "--variables", help="Comma-separated variables (default: those of the store's last run)."
+    "--variables", help="Comma-separated variables (default: those the store's runs wrote)."
 )
 @click.option("--source-url", help="Root URL of the source archive (default: the real one).")
 @click.option(
@@ -205,11 +205,18 @@ def _report(
     allow_failures: bool,
     remedy: str,
 ) -> None:
-    """Print files per status and every failed file; exit 1 on ``failed`` unless allowed."""
+    """Print files per status and every ``failed`` file; exit 1 on them unless allowed.
+
+    Failed files not in ``failed`` (not published yet, for ``update``) are counted, and
+    listed in the run record.
+    """
     for name, counts in result.status_counts().items():
         click.echo(f"  {name:<38} " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
-    for record in result.failed_files:
+    for record in failed:
         click.echo(f"  FAILED {record['status']}: {record['url']}: {record['error']}")
+    unpublished = len(result.failed_files) - len(failed)
+    if unpublished:
+        click.echo(f"  {unpublished} file(s) not published yet; listed in {result.record}")
     if failed and not allow_failures:
         click.echo(
             f"{len(failed)} source file(s) failed: their values are NaN in the store "

@@ -101,6 +101,7 @@ def test_checks_tell_written_missing_stale_and_damaged_targets(tmp_path):
     assert not check(2001, inputs_fingerprint="ffff" * 5).valid
     assert check(2002).exists and check(2002).reason.startswith("unreadable")
     assert (check(2003).exists, check(2003).valid) == (False, False)  # prepared, never written
+    assert check(2004).reason == "missing"  # a target year the store does not hold yet
     assert not check_target(tmp_path / "none.zarr", 2000, variable="tas", expected=EXPECTED).exists
 
 

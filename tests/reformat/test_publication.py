@@ -11,6 +11,7 @@ import zarr
 
 from climaflow.reformat.runner import reformat
 from climaflow.reformat.template import APPEND_COORDINATE_CHUNK, DataVar
+from climaflow.reformat.update import update
 from tests.reformat.example_dataset import (
     DAY,
     START,
@@ -140,3 +141,22 @@ def test_stop_extends_the_store_only_as_far_as_it_processed(client, tmp_path):
     ds = xr.open_zarr(store)
     assert ds.sizes["time"] == 4
     assert not ds["temperature"].isnull().any()
+
+
+def test_update_ends_the_store_where_the_published_data_end(client, tmp_path):
+    """Shards of 4 days, files up to day 10: the store ends at day 10, not 12 or 16."""
+    archive, store = tmp_path / "archive", tmp_path / "out.zarr"
+    write_archive(archive, np.arange(START, START + 10 * DAY, DAY))
+    run = {"client": client, "source_root": archive, "download_dir": tmp_path / "dl"}
+    template = ExampleTemplate()
+    reformat(template, ExampleRegionJob, store, start=START, end=START + 8 * DAY, **run)
+
+    result = update(template, ExampleRegionJob, store, end=START + 16 * DAY, **run)
+
+    assert [(r.start, r.status, r.data_stop) for r in result.regions] == [
+        (8, "incomplete", 10),
+        (12, "unavailable", None),
+    ]
+    assert [r.start for r in result.trimmed] == [12]
+    assert xr.open_zarr(store).sizes["time"] == 10
+    assert unwritten_times(store) == []

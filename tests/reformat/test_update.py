@@ -11,7 +11,7 @@ from climaflow.datasets.gfs_forecast import GfsForecastRegionJob, make_gfs_templ
 from climaflow.reformat.results import RegionStatus
 from climaflow.reformat.run_record import read_run_records
 from climaflow.reformat.runner import reformat
-from climaflow.reformat.update import update
+from climaflow.reformat.update import _to_redo, update
 from climaflow.testing.gfs_archive import write_synthetic_gfs_archive
 from climaflow.testing.http_server import serve_directory
 
@@ -142,6 +142,13 @@ def test_a_failed_interior_file_is_recorded_and_refilled_by_the_next_update(clie
         assert ds["temperature_2m"].sel(init_time=INITS[1], lead_time=3 * HOUR).isnull().all()
 
         server.clear_faults()
+        server.add_fault("/gfs.20240101/06/*", "status", status=503, times=None)  # an outage
+        outage = run_update(client, server.url, store, end=INITS[3])
+        assert {r.first: r.status for r in outage.regions}["2024-01-01T06:00:00"] == "failed"
+        kept = xr.open_zarr(store)["temperature_2m"].sel(init_time=INITS[1], lead_time=2 * HOUR)
+        assert not kept.isnull().any()  # the shards shown before the outage are kept
+
+        server.clear_faults()
         server.clear_requests()
         second = run_update(client, server.url, store, end=INITS[3])
         assert inits_requested(server.requests) == {"20240101/06"}  # only the failed init
@@ -153,3 +160,24 @@ def test_a_failed_interior_file_is_recorded_and_refilled_by_the_next_update(clie
 def test_update_needs_an_existing_store(client, tmp_path):
     with pytest.raises(FileNotFoundError, match="create it with `climaflow reformat`"):
         run_update(client, "http://127.0.0.1:1", tmp_path / "none.zarr", end=INITS[2])
+
+
+@pytest.mark.parametrize(
+    ("regions", "length", "expected"),
+    [
+        # the latest status of each position counts, whatever the bounds of the regions
+        ([[(96, 100, "incomplete")], [(96, 98, "complete"), (98, 100, "complete")]], 100, []),
+        ([[(8, 10, "failed")], [(8, 12, "complete")]], 12, []),
+        ([[(0, 4, "complete"), (4, 8, "incomplete")], [(8, 12, "failed")]], 12, [(4, 12)]),
+        # only as far back as the lookback (GFS: 8 values, here 2-9), never past the end
+        ([[(0, 4, "failed"), (4, 8, "complete"), (8, 12, "unavailable")]], 10, [(2, 4), (8, 10)]),
+        ([[(0, 4, "failed")]], 20, []),
+        ([[(0, 2, "complete")]], 2, []),
+    ],
+)
+def test_positions_to_process_again_follow_the_latest_record(regions, length, expected):
+    records = [
+        {"regions": [{"start": a, "stop": b, "status": status} for a, b, status in run]}
+        for run in regions
+    ]
+    assert _to_redo(template(), records, length) == expected

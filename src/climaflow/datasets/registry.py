@@ -84,17 +84,26 @@ class DatasetIntegration:
 
 
 def stored_template_options(store: StoreLike) -> dict[str, str]:
-    """The ``-o KEY=VALUE`` options the store at ``store`` was made with (none: defaults).
+    """The ``-o KEY=VALUE`` options the store at ``store`` was made with.
 
     Raises
     ------
     FileNotFoundError
         When there is no Zarr store at ``store``.
+    ValueError
+        When the store does not record them (made from Python, or by an older climaflow):
+        rebuilding its template from defaults could write another model's data into it.
     """
     opened = open_store(store)
     if not store_exists(opened):
         raise FileNotFoundError(f"no Zarr store at {store}: create it with `climaflow reformat`")
-    options = zarr.open_group(opened, mode="r").attrs.get(TEMPLATE_OPTIONS_ATTR, {})
+    options = zarr.open_group(opened, mode="r").attrs.get(TEMPLATE_OPTIONS_ATTR)
+    if options is None:
+        raise ValueError(
+            f"the store at {store} does not record the template options it was made with: "
+            "run `climaflow reformat` on it once with the same -o options (for its last "
+            "values) to record them"
+        )
     assert isinstance(options, Mapping), f"{TEMPLATE_OPTIONS_ATTR} of {store} is not a mapping"
     return {str(key): str(value) for key, value in options.items()}
 

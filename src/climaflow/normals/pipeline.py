@@ -40,6 +40,7 @@ import distributed
 import numpy as np
 from distributed import Client
 
+from climaflow.io.urls import redact_url
 from climaflow.normals.calendar import days_per_year
 from climaflow.normals.compute import MissingYearsWarning, warn_at_caller
 from climaflow.normals.graph import (
@@ -124,6 +125,7 @@ def _run_record(
         for field in dataclasses.fields(config)
         if field.name != "storage_options"  # may hold credentials
     }
+    parameters["input"] = redact_url(config.input)
     return {
         "kind": "normals",
         "started": started,

@@ -173,6 +173,8 @@ def check_target(
         return OutputCheck(exists=False, valid=False, reason="missing")
     try:
         arrays = _arrays(path, (variable, *_PER_TARGET), mode="r")
+        if target_year not in np.asarray(arrays["target_year"][:]):
+            return OutputCheck(exists=False, valid=False, reason="missing")
         position = _position(arrays["target_year"], target_year)
         recorded = int(np.asarray(arrays["inputs_fingerprint"][position]))
         if recorded == 0:

@@ -83,6 +83,11 @@ class RegionJob(Generic[DATA_VAR, SOURCE_FILE_COORD]):
         The template's dimension coordinates up to ``append_dim_end``, when the caller has
         them already (:meth:`get_jobs` computes them once for all its jobs); see
         :attr:`coordinates`.
+    keep_shards_on_failure
+        A variable one of whose files fails to download or read (other than by not being
+        published) leaves its shards as they are instead of rewriting them with NaN where
+        that file's data goes: for regions a store already shows, processed again by
+        ``update`` while the source may be down.
     array_metadata
         The data variables' staged Zarr metadata documents, by name
         (:meth:`~climaflow.reformat.template.StagedMetadata.array_metadata`): shards are
@@ -116,8 +121,10 @@ class RegionJob(Generic[DATA_VAR, SOURCE_FILE_COORD]):
         store_storage_options: Mapping[str, Any] | None = None,
         coordinates: Mapping[str, np.ndarray] | None = None,
         array_metadata: Mapping[str, Mapping[str, Any]] | None = None,
+        keep_shards_on_failure: bool = False,
     ) -> None:
         self.template = template
+        self.keep_shards_on_failure = keep_shards_on_failure
         self.array_metadata = dict(array_metadata) if array_metadata is not None else None
         self.store = store
         self.append_dim_end = append_dim_end

@@ -32,6 +32,9 @@ class VariableSummary:
     shards_written: int
     bytes_written: int
     processing_state: Any = None
+    #: One past the last append-dim position any of its files was published for (``None``:
+    #: none was); see :func:`region_outcome`.
+    data_stop: int | None = None
     #: Seconds spent in the variable's task by stage: read (download fallbacks and
     #: decoding included), assemble, transform and write (encoding included).
     seconds: Mapping[str, float] = field(default_factory=dict)
@@ -77,6 +80,8 @@ class RegionOutcome:
     stop: int
     first: str
     status: RegionStatus
+    #: One past the last position any file was published for; ``None`` when none was.
+    data_stop: int | None
 
     def describe(self) -> dict[str, Any]:
         """A JSON-friendly record for run records."""
@@ -85,6 +90,7 @@ class RegionOutcome:
             "stop": self.stop,
             "first": self.first,
             "status": str(self.status),
+            "data_stop": self.data_stop,
         }
 
 
@@ -101,7 +107,9 @@ def region_outcome(result: JobResult, append_values: np.ndarray) -> RegionOutcom
     else:
         status = RegionStatus.COMPLETE
     start, stop = result.region
-    return RegionOutcome(start, stop, append_label(append_values[start]), status)
+    stops = [v.data_stop for v in result.variables.values() if v.data_stop is not None]
+    data_stop = min(stop, max(stops)) if stops else None
+    return RegionOutcome(start, stop, append_label(append_values[start]), status, data_stop)
 
 
 def append_label(value: Any) -> str:

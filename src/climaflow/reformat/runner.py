@@ -13,7 +13,7 @@ from distributed import Client
 from climaflow.io.stores import StoreLike, open_store, store_exists
 from climaflow.reformat.graph import process_jobs
 from climaflow.reformat.region_job import RegionJob
-from climaflow.reformat.results import JobResult, RegionOutcome, RegionStatus, region_outcome
+from climaflow.reformat.results import JobResult, RegionOutcome, region_outcome
 from climaflow.reformat.run_record import write_run_record
 from climaflow.reformat.template import Template
 
@@ -139,6 +139,7 @@ def run_regions(
     *,
     record: Mapping[str, Any],
     trim_unavailable: bool = False,
+    keep_shown_on_failure: bool = False,
     data_vars: Iterable[str] | None = None,
     client: Client | None = None,
     shards_per_job: int = 1,
@@ -153,10 +154,13 @@ def run_regions(
     Shards are written with staged metadata and the metadata published last (see
     :func:`reformat`). The store is extended to ``end``, or as far as processing went if
     that is earlier; with ``trim_unavailable``, trailing regions none of whose files were
-    available are left out too. ``record`` is merged into the run record.
+    available are left out too. With ``keep_shown_on_failure``, regions the store already
+    shows keep a variable's shards when one of its files fails (see
+    ``RegionJob(keep_shards_on_failure=...)``). ``record`` is merged into the run record.
     """
     staged = template.stage_metadata(store, end, storage_options=store_storage_options)
     array_metadata = staged.array_metadata(var.name for var in template.data_vars)
+    stored = stored_length(template, store, store_storage_options)
     jobs_by_region: dict[tuple[int, int], RegionJob[Any, Any]] = {}
     for first, stop in ranges:
         for job in region_job_class.get_jobs(
@@ -170,6 +174,7 @@ def run_regions(
             source_storage_options=source_storage_options,
             store_storage_options=store_storage_options,
             array_metadata=array_metadata,
+            keep_shards_on_failure=keep_shown_on_failure and first < stored,
             **job_kwargs,
         ):
             jobs_by_region.setdefault((job.region.start, job.region.stop), job)
@@ -179,13 +184,10 @@ def run_regions(
     results = process_jobs(jobs, client, show_progress=show_progress)
     values = template.dimension_coordinates(end)[template.append_dim]
     regions = [region_outcome(result, values) for result in results]
-    stored = stored_length(template, store, store_storage_options)
-    kept = [
-        region
-        for region in regions
-        if not (trim_unavailable and region.status == RegionStatus.UNAVAILABLE)
-    ]
-    length = max([stored, *(region.stop for region in kept)])
+    # Trimming ends the store where the sources' data end: whole regions with no file
+    # published, and the unpublished tail of the last one.
+    ends = [r.data_stop if trim_unavailable else r.stop for r in regions]
+    length = max([stored, *(reached for reached in ends if reached is not None)])
     trimmed = [region for region in regions if region.start >= length]
     published_end = end if length >= len(values) else values[length]
     if published_end is not end:

@@ -12,6 +12,7 @@ one tile, never the variable's whole processing-region array filled with NaN.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections import Counter, defaultdict
@@ -137,6 +138,11 @@ def reformat_variable(
         if read.values is not None
         and (placement := _placement(coords, dims, read.coord.out_loc())) is not None
     ]
+    data_stop = _data_stop(job, coords, [read.coord for read in reads])
+    failed = {SourceFileStatus.DOWNLOAD_FAILED, SourceFileStatus.READ_FAILED}
+    if job.keep_shards_on_failure and any(read.coord.status in failed for read in reads):
+        summary = _summary(job, data_var, [read.coord for read in reads], 0, 0, seconds)
+        return dataclasses.replace(summary, data_stop=data_stop)
     array = job.open_output_array(data_var.name)
     encoding = data_var.encoding
     axis = job.template.append_axis
@@ -171,7 +177,26 @@ def reformat_variable(
                 array[selection] = shard
                 shards += 1
                 nbytes += shard.nbytes
-    return _summary(job, data_var, [read.coord for read in reads], shards, nbytes, seconds)
+    summary = _summary(job, data_var, [read.coord for read in reads], shards, nbytes, seconds)
+    return dataclasses.replace(summary, data_stop=data_stop)
+
+
+def _data_stop(
+    job: RegionJob[Any, Any], coords: Mapping[str, np.ndarray], files: Sequence[SourceFileCoord]
+) -> int | None:
+    """One past the last append-dim position a file was published for (read, or failed
+    otherwise than by not being published): where the data of this region ends."""
+    axis = job.template.append_axis
+    offset = job.get_processing_region().start
+    stops = []
+    for coord in files:
+        if coord.status is SourceFileStatus.NOT_AVAILABLE:
+            continue
+        placement = _placement(coords, job.template.dims, coord.out_loc())
+        if placement is not None:
+            where = placement[0][axis]
+            stops.append(offset + (where + 1 if isinstance(where, int) else where.stop))
+    return max(stops, default=None)
 
 
 @contextmanager

@@ -57,7 +57,8 @@ def update(
     end
         Where the append dimension may end at most (exclusive); default: now (UTC).
     data_vars
-        Variable names; default: those of the store's latest run.
+        Variable names; default: every variable the store's runs wrote (all, without
+        records).
     client, show_progress, source_storage_options, store_storage_options, job_kwargs
         As for :func:`~climaflow.reformat.runner.reformat`.
 
@@ -89,8 +90,9 @@ def update(
             f"{template.append_dim}): update only extends a store"
         )
     records = read_run_records(store)
-    if data_vars is None and records and "variables" in records[-1]:
-        data_vars = records[-1]["variables"]
+    if data_vars is None:
+        recorded = {name for record in records for name in record.get("variables", [])}
+        data_vars = [var.name for var in template.data_vars if var.name in recorded] or None
     ranges = _to_redo(template, records, length)
     if len(values) > length:
         ranges.append((length, len(values)))
@@ -104,6 +106,7 @@ def update(
         ranges,
         record={"kind": "update", "end": str(end)},
         trim_unavailable=True,
+        keep_shown_on_failure=True,
         data_vars=data_vars,
         client=client,
         show_progress=show_progress,
@@ -137,15 +140,18 @@ def _warn_late(template: Template[Any], result: ReformatResult, now: np.datetime
 def _to_redo(
     template: Template[Any], records: Iterable[Mapping[str, Any]], length: int
 ) -> list[tuple[int, int]]:
-    """Regions within the lookback whose latest recorded status is not complete."""
-    latest: dict[tuple[int, int], str] = {}
+    """Runs of positions within the lookback whose latest recorded status is not complete.
+
+    Statuses are followed per position, so a later run over the same values with other
+    region bounds (another ``shards_per_job``, a shard that grew) replaces them.
+    """
+    reach = max(0, length - max(template.update_lookback, template.append_dim_shard_size))
+    redo = np.zeros(length, dtype=bool)
     for record in records:
         for region in record.get("regions", []):
             if isinstance(region, Mapping):  # records before statuses hold bare positions
-                latest[(int(region["start"]), int(region["stop"]))] = str(region["status"])
-    reach = length - max(template.update_lookback, template.append_dim_shard_size)
-    return sorted(
-        (start, stop)
-        for (start, stop), status in latest.items()
-        if status in _REDO and reach <= start < length
-    )
+                span = slice(max(int(region["start"]), reach), min(int(region["stop"]), length))
+                redo[span] = str(region["status"]) in _REDO
+    positions = np.flatnonzero(redo)
+    runs = np.split(positions, np.flatnonzero(np.diff(positions) > 1) + 1)
+    return [(int(run[0]), int(run[-1]) + 1) for run in runs if run.size]
