@@ -124,6 +124,9 @@ def test_a_region_whose_files_all_failed_is_written_as_nan_not_left_missing(
     summary = report.summary()
     assert "NaN everywhere at 4 time values: 2000-01-05T00:00:00, 2000-01-06T00:00:00" in summary
     assert "not_available: " in summary and "2000-01-05.npy" in summary
+    because = temperature.empty_because["2000-01-06T00:00:00"]
+    assert [f["url"].rsplit("/", 1)[-1] for f in because] == ["2000-01-06.npy"]
+    assert f"      2000-01-06T00:00:00: not_available: {because[0]['url']}" in summary
 
 
 def test_only_the_range_the_runs_wrote_is_checked(client, archive, tmp_path):

@@ -52,6 +52,8 @@ class VariableReport:
     nan_fraction: np.ndarray = field(default_factory=lambda: np.zeros(0))
     #: Labels of the append-dim values, within the checked range, that are NaN everywhere.
     empty: list[str] = field(default_factory=list)
+    #: For values of :attr:`empty`, the recorded files of this variable that failed there.
+    empty_because: dict[str, list[Mapping[str, Any]]] = field(default_factory=dict)
 
     @property
     def never_written(self) -> bool:
@@ -105,6 +107,8 @@ class StoreReport:
                 lines.append(
                     f"    NaN everywhere at {len(report.empty)} {self.append_dim} values: {shown}"
                 )
+                for label, files in report.empty_because.items():
+                    lines.extend(f"      {label}: {f['status']}: {f['url']}" for f in files)
             lines.extend(f"    corrupt shard {index}: {error}" for index, error in report.corrupt)
             lines.extend(f"    missing shard {index}" for index in report.missing)
         if self.stale is not None:
@@ -163,6 +167,9 @@ def verify_store(
         checks = [_check_shard(*tasks[key][1:]) for key in keys]
 
     reports = {name: _variable_report(name, checks, written, labels) for name in names}
+    failed_files = unresolved_failures(store)
+    for report in reports.values():
+        report.empty_because = _failures_at(report, failed_files, append_dim)
     checked = None
     if not written.all() and written.any():
         positions = np.flatnonzero(written)
@@ -171,7 +178,7 @@ def verify_store(
         str(store),
         append_dim,
         reports,
-        unresolved_failures(store),
+        failed_files,
         checked=checked,
         latest=labels[-1] if labels else "",
         stale=_staleness(append_dim, append_values, max_age, now),
@@ -197,6 +204,26 @@ def _variable_report(
     everywhere = written & (values > 0) & (nans == values)
     report.empty = [labels[int(position)] for position in np.flatnonzero(everywhere)]
     return report
+
+
+def _failures_at(
+    report: VariableReport, failed_files: Sequence[Mapping[str, Any]], append_dim: str
+) -> dict[str, list[Mapping[str, Any]]]:
+    """The failed files of the report's variable whose data go to one of its empty values
+    (files whose place along the append dimension is one value: a GFS init, a day)."""
+    empty = set(report.empty)
+    found: dict[str, list[Mapping[str, Any]]] = {}
+    for file in failed_files:
+        place = file.get("out_loc", {}).get(append_dim)
+        if file.get("variable") != report.name or place is None:
+            continue
+        try:
+            label = append_label(np.datetime64(place))
+        except ValueError:
+            label = str(place)
+        if label in empty:
+            found.setdefault(label, []).append(file)
+    return found
 
 
 def written_positions(store: StoreLike, length: int) -> np.ndarray:
