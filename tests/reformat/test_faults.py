@@ -218,8 +218,9 @@ class StoreReader(threading.Thread):
 
 
 def test_killed_runs_leave_the_store_as_before_and_a_rerun_completes(fault_client, tmp_path):
-    """SIGKILL of ``climaflow reformat`` while it downloads, between shard writes and once
-    every shard is written, with a reader polling the store throughout."""
+    """SIGKILL of ``climaflow reformat`` and ``climaflow update`` while they download, between
+    shard writes and once every shard is written, with a reader polling the store throughout;
+    then ``update`` completes the store."""
     archive = tmp_path / "nex"
     years = range(2015, 2027)
     write_synthetic_nex_gddp_archive(
@@ -228,16 +229,19 @@ def test_killed_runs_leave_the_store_as_before_and_a_rerun_completes(fault_clien
     store, clean = tmp_path / "killed.zarr", tmp_path / "clean.zarr"
     with serve_directory(archive) as server:
         server.add_fault("*.nc", "delay", times=None, seconds=0.2)
+        cluster = ["--source-url", server.url, "--scheduler", fault_client.scheduler.address]
+        climaflow = str(Path(sys.executable).with_name("climaflow"))
 
         def command(target: Path, start: str, end: str) -> list[str]:
             return [
-                str(Path(sys.executable).with_name("climaflow")),
-                "reformat", "nex-gddp-cmip6", "--store", str(target),
+                climaflow, "reformat", "nex-gddp-cmip6", "--store", str(target),
                 "--start", start, "--end", end,
                 "-o", "scenario=ssp245", "-o", "resolution_degrees=30", "--variables", "tas",
-                "--source-url", server.url, "--scheduler", fault_client.scheduler.address,
+                *cluster,
             ]  # fmt: skip
 
+        update = [climaflow, "update", "nex-gddp-cmip6", "--store", str(store), "--end", "2027"]
+        update.extend(cluster)
         subprocess.run(command(store, "2015", "2019"), check=True, stdout=subprocess.DEVNULL)
         subprocess.run(command(clean, "2015", "2027"), check=True, stdout=subprocess.DEVNULL)
         published = {p: p.read_bytes() for p in store.rglob("*") if p.is_file()}
@@ -245,16 +249,26 @@ def test_killed_runs_leave_the_store_as_before_and_a_rerun_completes(fault_clien
         reader.start()
 
         def new_shards() -> int:
-            return len([p for p in store.glob("tas/c/*/*/*") if int(p.parts[-3]) >= 4])
+            """Shards past the published years written by the run being killed."""
+            return len(
+                [
+                    p
+                    for p in store.glob("tas/c/*/*/*")
+                    if int(p.parts[-3]) >= 4 and p.stat().st_mtime >= attempt_started
+                ]
+            )
 
-        kill_points = {
-            "while downloading": lambda: len(server.requests) > requests_before,
-            "between shard writes": lambda: new_shards() >= 1,
-            "once every shard is written": lambda: new_shards() == len(years) - 4,
-        }
-        for point, reached in kill_points.items():
-            requests_before = len(server.requests)
-            run = subprocess.Popen(command(store, "2019", "2027"), stdout=subprocess.DEVNULL)
+        extend = command(store, "2019", "2027")
+        kill_points = [
+            ("reformat, while downloading", extend, lambda: len(server.requests) > requests),
+            ("update, while downloading", update, lambda: len(server.requests) > requests),
+            ("reformat, between shard writes", extend, lambda: new_shards() >= 1),
+            ("update, between shard writes", update, lambda: new_shards() >= 1),
+            ("update, once every shard is written", update, lambda: new_shards() == 8),
+        ]
+        for point, run_command, reached in kill_points:
+            requests, attempt_started = len(server.requests), time.time()
+            run = subprocess.Popen(run_command, stdout=subprocess.DEVNULL)
             deadline = time.monotonic() + 120
             while not reached() and run.poll() is None and time.monotonic() < deadline:
                 time.sleep(0.002)
@@ -267,7 +281,7 @@ def test_killed_runs_leave_the_store_as_before_and_a_rerun_completes(fault_clien
                 if path.name != "zarr.json" and "time" not in path.parts:
                     assert path.read_bytes() == content, (point, path)
 
-        subprocess.run(command(store, "2019", "2027"), check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(update, check=True, stdout=subprocess.DEVNULL)
         time.sleep(0.2)
         reader.stopped.set()
         reader.join()
