@@ -17,6 +17,12 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("climaflow")
 
+allow_failures_option = click.option(
+    "--allow-failures",
+    is_flag=True,
+    help="Exit 0 even when source files failed (their values stay NaN and are listed).",
+)
+
 
 @click.group(cls=ClimaflowGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="climaflow")
@@ -75,11 +81,7 @@ def datasets() -> None:
     metavar="KEY=VALUE",
     help="Dataset option, e.g. -o model=NorESM2-LM -o scenario=ssp245.",
 )
-@click.option(
-    "--allow-failures",
-    is_flag=True,
-    help="Exit 0 even when source files failed (their values stay NaN and are listed).",
-)
+@allow_failures_option
 @cluster_options
 def reformat(
     dataset: str,
@@ -137,11 +139,7 @@ def reformat(
     "--variables", help="Comma-separated variables (default: those the store's runs wrote)."
 )
 @click.option("--source-url", help="Root URL of the source archive (default: the real one).")
-@click.option(
-    "--allow-failures",
-    is_flag=True,
-    help="Exit 0 even when source files failed (their values stay NaN and are listed).",
-)
+@allow_failures_option
 @cluster_options
 def update(
     dataset: str,
@@ -164,26 +162,18 @@ def update(
     from climaflow.reformat.update import update as run_update
 
     integration = get_integration(dataset)
-    try:
-        template = integration.make_template_from_options(
-            stored_template_options(store), source_url
-        )
-    except (FileNotFoundError, ValueError) as error:
-        raise click.ClickException(str(error)) from error
+    template = integration.make_template_from_options(stored_template_options(store), source_url)
     with run_cluster(**cluster, writable_paths=[store]) as client:
-        try:
-            result = run_update(
-                template,
-                integration.region_job,
-                store,
-                end=end,
-                data_vars=comma_list(variables),
-                client=client,
-                show_progress=True,
-                source_url=source_url or integration.default_source_url,
-            )
-        except (FileNotFoundError, ValueError) as error:
-            raise click.ClickException(str(error)) from error
+        result = run_update(
+            template,
+            integration.region_job,
+            store,
+            end=end,
+            data_vars=comma_list(variables),
+            client=client,
+            show_progress=True,
+            source_url=source_url or integration.default_source_url,
+        )
     if not result.jobs:
         click.echo(f"\n{dataset} -> {store}: up to date")
         return

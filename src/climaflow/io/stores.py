@@ -7,7 +7,9 @@ obstore store rooted at the URL, with climaflow's retries and timeouts and the u
 """
 
 import os
-from collections.abc import Iterable, Mapping
+import warnings
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import zarr
@@ -47,6 +49,15 @@ def open_store(
     if is_local(text):
         return LocalStore(local_path(text), read_only=read_only)
     return ObjectStore(open_prefix(text, storage_options), read_only=read_only)
+
+
+@contextmanager
+def consolidated_metadata() -> Iterator[None]:
+    """Write consolidated metadata (one read opens a store, xarray's default) without zarr's
+    warning that it is not part of the Zarr v3 specification yet."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Consolidated metadata", module="zarr")
+        yield
 
 
 def store_exists(store: StoreLike) -> bool:

@@ -31,8 +31,9 @@ of ``min_years`` gets no file and a ``too_few_years`` outcome; a failed write or
 import dataclasses
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -199,31 +200,26 @@ def _check_existing(
     jobs = [job for job in plan.jobs if job.path.exists()]
     futures = []
     for job in jobs:
-        key = (f"check-{job.variable}-{job.region.name}", job.model, job.scenario, job.target_year)
-        expected = job.expected_attrs(config)
         if config.output_format == "zarr":
-            future = client.submit(
-                check_target,
-                job.path,
-                job.target_year,
-                variable=job.variable,
-                expected=expected,
-                key=key,
-                pure=False,
-            )
+            check: Callable[..., OutputCheck] = partial(check_target, job.path, job.target_year)
         else:
             days = days_per_year(plan.grids[(job.model, job.variable)].calendar)
             shape = (1, days, *plan.slices[(job.model, job.variable, job.region.name)].shape)
-            future = client.submit(
-                check_output,
-                job.path,
+            check = partial(check_output, job.path, shape=shape)
+        futures.append(
+            client.submit(
+                check,
                 variable=job.variable,
-                expected=expected,
-                shape=shape,
-                key=key,
+                expected=job.expected_attrs(config),
+                key=(
+                    f"check-{job.variable}-{job.region.name}",
+                    job.model,
+                    job.scenario,
+                    job.target_year,
+                ),
                 pure=False,
             )
-        futures.append(future)
+        )
     return dict(zip((job.output_key for job in jobs), client.gather(futures), strict=True))
 
 

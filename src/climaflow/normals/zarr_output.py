@@ -27,9 +27,7 @@ last one (the metadata is extended, existing shards untouched); one adding years
 the last is refused with a message naming them, before anything is written.
 """
 
-import warnings
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -40,6 +38,7 @@ import zarr
 from xarray.coding.times import encode_cf_datetime
 from zarr.codecs import BloscCodec
 
+from climaflow.io.stores import consolidated_metadata
 from climaflow.normals.output import (
     CHUNK_CELLS,
     CHUNK_DAYS,
@@ -114,10 +113,10 @@ def prepare_normals_store(
                 "another output directory, or delete the store to rebuild it"
             )
         template = _template(sample, variable, new).drop_vars(["dayofyear", "lat", "lon"])
-        with _consolidating():
+        with consolidated_metadata():
             template.to_zarr(path, mode="a", append_dim="target_year", compute=False)
         return
-    with _consolidating():
+    with consolidated_metadata():
         _template(sample, variable, wanted).to_zarr(
             path,
             mode="w-",
@@ -126,15 +125,6 @@ def prepare_normals_store(
             consolidated=True,
             encoding=_encoding(sample, variable),
         )
-
-
-@contextmanager
-def _consolidating() -> Iterator[None]:
-    """Consolidated metadata (one read opens the store), as reformatted stores have: not
-    part of the Zarr v3 specification yet, which zarr warns about."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Consolidated metadata", module="zarr")
-        yield
 
 
 def write_target(path: str | Path, dataset: xr.Dataset, metadata: NormalMetadata) -> None:

@@ -12,7 +12,6 @@ one tile, never the variable's whole processing-region array filled with NaN.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from collections import Counter, defaultdict
@@ -122,9 +121,8 @@ def reformat_variable(
     The shards are taken a tile at a time: a tile is the processing region along the append
     dimension and along the job's ``transform_dim``, by one shard's extent along every other
     dimension, so the transforms (which run point by point along ``transform_dim``) see
-    whole series. Each tile
-    is filled with the fill value, receives its part of every file's array, is transformed
-    in place, and its shards are written whole.
+    whole series. Each tile is filled with the fill value, receives its part of every file's
+    array, is transformed in place, and its shards are written whole.
     """
     seconds: dict[str, float] = defaultdict(float)
     with _timed(seconds, "read"):
@@ -132,22 +130,24 @@ def reformat_variable(
     coords = job.processing_coordinates()
     dims = job.template.dims
     shape = tuple(len(coords[dim]) for dim in dims)
-    placed = [
-        (read.values, placement)
+    axis = job.template.append_axis
+    offset = job.get_processing_region().start
+    # Files published (read, or failed otherwise than by not being found) and where they go.
+    published = [
+        (read, placement)
         for read in reads
-        if read.values is not None
+        if read.coord.status is not SourceFileStatus.NOT_AVAILABLE
         and (placement := _placement(coords, dims, read.coord.out_loc())) is not None
     ]
-    data_stop = _data_stop(job, coords, [read.coord for read in reads])
+    placed = [(read.values, placement) for read, placement in published if read.values is not None]
+    data_stop = max((offset + _end(placement[0][axis]) for _, placement in published), default=None)
+    files = [read.coord for read in reads]
     failed = {SourceFileStatus.DOWNLOAD_FAILED, SourceFileStatus.READ_FAILED}
-    if job.keep_shards_on_failure and any(read.coord.status in failed for read in reads):
-        summary = _summary(job, data_var, [read.coord for read in reads], 0, 0, seconds)
-        return dataclasses.replace(summary, data_stop=data_stop)
+    if job.keep_shards_on_failure and any(coord.status in failed for coord in files):
+        return _summary(job, data_var, files, 0, 0, seconds, data_stop)
     array = job.open_output_array(data_var.name)
     encoding = data_var.encoding
-    axis = job.template.append_axis
     whole_axes = {axis, dims.index(job.transform_dim or job.template.append_dim)}
-    offset = job.get_processing_region().start
     shards = nbytes = 0
     for tile, selections in _tiles(job.shard_selections(data_var), whole_axes, shape):
         with _timed(seconds, "assemble"):
@@ -177,26 +177,12 @@ def reformat_variable(
                 array[selection] = shard
                 shards += 1
                 nbytes += shard.nbytes
-    summary = _summary(job, data_var, [read.coord for read in reads], shards, nbytes, seconds)
-    return dataclasses.replace(summary, data_stop=data_stop)
+    return _summary(job, data_var, files, shards, nbytes, seconds, data_stop)
 
 
-def _data_stop(
-    job: RegionJob[Any, Any], coords: Mapping[str, np.ndarray], files: Sequence[SourceFileCoord]
-) -> int | None:
-    """One past the last append-dim position a file was published for (read, or failed
-    otherwise than by not being published): where the data of this region ends."""
-    axis = job.template.append_axis
-    offset = job.get_processing_region().start
-    stops = []
-    for coord in files:
-        if coord.status is SourceFileStatus.NOT_AVAILABLE:
-            continue
-        placement = _placement(coords, job.template.dims, coord.out_loc())
-        if placement is not None:
-            where = placement[0][axis]
-            stops.append(offset + (where + 1 if isinstance(where, int) else where.stop))
-    return max(stops, default=None)
+def _end(where: int | slice) -> int:
+    """One past the last position of a placement along one dimension."""
+    return where + 1 if isinstance(where, int) else int(where.stop)
 
 
 @contextmanager
@@ -306,10 +292,11 @@ def _transform(
 def _summary(
     job: RegionJob[DATA_VAR, Any],
     data_var: DATA_VAR,
-    file_results: list[SourceFileCoord],
+    file_results: Sequence[SourceFileCoord],
     shards: int,
     nbytes: int,
     seconds: Mapping[str, float],
+    data_stop: int | None,
 ) -> VariableSummary:
     counts = Counter(str(coord.status) for coord in file_results)
     return VariableSummary(
@@ -319,6 +306,7 @@ def _summary(
         shards_written=shards,
         bytes_written=nbytes,
         processing_state=job.summarize_processing_state(data_var, file_results),
+        data_stop=data_stop,
         seconds=dict(seconds),
     )
 

@@ -8,7 +8,6 @@ writing the template again with a later end: written shards are not touched.
 """
 
 import math
-import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,7 +22,13 @@ from zarr.core.metadata import ArrayV3Metadata
 from zarr.core.sync import sync
 from zarr.storage import MemoryStore
 
-from climaflow.io.stores import StoreLike, copy_keys, open_store, store_exists
+from climaflow.io.stores import (
+    StoreLike,
+    consolidated_metadata,
+    copy_keys,
+    open_store,
+    store_exists,
+)
 
 #: Chunk length along the append dimension of the coordinates that span it (``init_time``,
 #: ``valid_time``, ``time``). Fixed, so that extending a store rewrites the last chunk with
@@ -300,8 +305,7 @@ class Template(ABC, Generic[DATA_VAR]):
         """
         ds = self.to_dataset(append_dim_end)
         staged = MemoryStore()
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="Consolidated metadata", module="zarr")
+        with consolidated_metadata():
             ds.to_zarr(staged, mode="w", compute=False, zarr_format=3, consolidated=True)
         target = open_store(store, storage_options=storage_options)
         if store_exists(target):
