@@ -98,6 +98,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--workers", type=int, default=2, help="climaflow's workers and the pools' processes"
     )
+    parser.add_argument(
+        "--threads", type=int, default=2, help="threads per climaflow worker (default: 2)"
+    )
     args = parser.parse_args(argv)
     size = SMALL if args.small else FULL
     root = args.workdir / ("small" if args.small else "full")
@@ -111,7 +114,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     half = range(size.target_years.start, size.target_years.start + len(size.target_years) // 2)
     with (
         LocalCluster(
-            n_workers=args.workers, threads_per_worker=2, processes=True, dashboard_address=":0"
+            n_workers=args.workers,
+            threads_per_worker=args.threads,
+            processes=True,
+            dashboard_address=":0",
         ) as cluster,
         Client(cluster) as client,
     ):

@@ -63,7 +63,12 @@ def datasets() -> None:
 
 @main.command()
 @click.argument("dataset")
-@click.option("--store", required=True, help="Zarr v3 store to write or extend (path or URL).")
+@click.option(
+    "--store",
+    required=True,
+    help="Zarr v3 store to write or extend: a path, a URL (s3://, gs://...) or a local "
+    "Icechunk repository (icechunk://PATH; one commit per run).",
+)
 @click.option("--start", required=True, help="First append-dim value, e.g. 2024-01-01T00.")
 @click.option("--end", required=True, help="End of the store's append dim (exclusive).")
 @click.option(

@@ -10,6 +10,7 @@ One function, :func:`cluster_client`, decides:
 - otherwise a ``LocalCluster`` sized to this machine.
 """
 
+import importlib.util
 import logging
 import os
 from collections.abc import Iterator, Sequence
@@ -23,6 +24,7 @@ import psutil
 from distributed import Client, LocalCluster
 
 from climaflow import config
+from climaflow.io.icechunk_stores import is_icechunk_url, repository_location
 
 logger = logging.getLogger(__name__)
 
@@ -72,10 +74,15 @@ def default_local_cluster_size(
 
 def check_workers(client: Client, writable_paths: Sequence[str | Path] = ()) -> None:
     """Raise :class:`ClusterError` unless every worker imports climaflow and can write
-    (or create) each of ``writable_paths``."""
-    paths = [str(path) for path in writable_paths]
+    (or create) each of ``writable_paths`` (an Icechunk repository's directory for an
+    ``icechunk://`` URL, whose writers also need the icechunk package)."""
+    paths = [
+        repository_location(os.fspath(path)) if is_icechunk_url(path) else str(path)
+        for path in writable_paths
+    ]
+    needs_icechunk = any(is_icechunk_url(path) for path in writable_paths)
     try:
-        reports = client.run(_worker_report, paths)
+        reports = client.run(_worker_report, paths, needs_icechunk)
     except Exception as error:  # e.g. climaflow is not importable where the function runs
         raise ClusterError(
             f"the workers could not run climaflow's check ({error}): install climaflow "
@@ -91,13 +98,15 @@ def check_workers(client: Client, writable_paths: Sequence[str | Path] = ()) -> 
         )
 
 
-def _worker_report(paths: Sequence[str]) -> list[str]:
+def _worker_report(paths: Sequence[str], needs_icechunk: bool = False) -> list[str]:
     """On a worker: what keeps it from running climaflow (empty when nothing does)."""
     problems = []
     try:
         import climaflow  # noqa: F401
     except ImportError as error:
         problems.append(f"cannot import climaflow ({error})")
+    if needs_icechunk and importlib.util.find_spec("icechunk") is None:
+        problems.append("cannot import icechunk (pip install 'climaflow[icechunk]')")
     for path in paths:
         if "://" in path:
             continue  # object stores: credentials are checked by the first write

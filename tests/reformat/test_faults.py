@@ -10,8 +10,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -30,6 +28,11 @@ from climaflow.reformat.verify import verify_store
 from climaflow.testing.gfs_archive import write_synthetic_gfs_archive
 from climaflow.testing.http_server import serve_directory
 from climaflow.testing.nex_gddp_archive import write_synthetic_nex_gddp_archive
+from tests.reformat.store_readers import (
+    PollingReader,
+    nex_reformat_command,
+    nex_update_command,
+)
 
 INITS = [np.datetime64("2024-01-01T00", "ns") + np.timedelta64(6 * i, "h") for i in range(2)]
 LEADS = tuple(range(9))
@@ -191,32 +194,6 @@ def test_a_killed_worker_is_replaced_and_the_store_is_identical(
     assert shard_digests(store) == shard_digests(clean_store)
 
 
-class StoreReader(threading.Thread):
-    """Polls a store as a reader would (consolidated metadata), noting what it must never see:
-    a store that fails to open once it exists, or a time whose values are all NaN."""
-
-    def __init__(self, store: Path) -> None:
-        super().__init__(daemon=True)
-        self.store = store
-        self.problems: list[str] = []
-        self.lengths: set[int] = set()
-        self.stopped = threading.Event()
-
-    def run(self) -> None:
-        while not self.stopped.is_set():
-            try:
-                with xr.open_zarr(self.store) as ds:
-                    values = ds["tas"].load()
-            except Exception as error:
-                self.problems.append(f"{type(error).__name__}: {error}")
-                continue
-            self.lengths.add(values.sizes["time"])
-            empty = values.isnull().all(dim=("lat", "lon")).values
-            if empty.any():
-                self.problems.append(f"all-NaN times: {values['time'].values[empty][:3]}")
-            time.sleep(0.01)
-
-
 def test_killed_runs_leave_the_store_as_before_and_a_rerun_completes(fault_client, tmp_path):
     """SIGKILL of ``climaflow reformat`` and ``climaflow update`` while they download, between
     shard writes and once every shard is written, with a reader polling the store throughout;
@@ -230,22 +207,19 @@ def test_killed_runs_leave_the_store_as_before_and_a_rerun_completes(fault_clien
     with serve_directory(archive) as server:
         server.add_fault("*.nc", "delay", times=None, seconds=0.2)
         cluster = ["--source-url", server.url, "--scheduler", fault_client.scheduler.address]
-        climaflow = str(Path(sys.executable).with_name("climaflow"))
-
-        def command(target: Path, start: str, end: str) -> list[str]:
-            return [
-                climaflow, "reformat", "nex-gddp-cmip6", "--store", str(target),
-                "--start", start, "--end", end,
-                "-o", "scenario=ssp245", "-o", "resolution_degrees=30", "--variables", "tas",
-                *cluster,
-            ]  # fmt: skip
-
-        update = [climaflow, "update", "nex-gddp-cmip6", "--store", str(store), "--end", "2027"]
-        update.extend(cluster)
-        subprocess.run(command(store, "2015", "2019"), check=True, stdout=subprocess.DEVNULL)
-        subprocess.run(command(clean, "2015", "2027"), check=True, stdout=subprocess.DEVNULL)
+        update = nex_update_command(str(store), "2027", cluster)
+        subprocess.run(
+            nex_reformat_command(str(store), "2015", "2019", cluster),
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        subprocess.run(
+            nex_reformat_command(str(clean), "2015", "2027", cluster),
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         published = {p: p.read_bytes() for p in store.rglob("*") if p.is_file()}
-        reader = StoreReader(store)
+        reader = PollingReader(lambda: xr.open_zarr(store), "tas", ("lat", "lon"))
         reader.start()
 
         def new_shards() -> int:
@@ -258,7 +232,7 @@ def test_killed_runs_leave_the_store_as_before_and_a_rerun_completes(fault_clien
                 ]
             )
 
-        extend = command(store, "2019", "2027")
+        extend = nex_reformat_command(str(store), "2019", "2027", cluster)
         kill_points = [
             ("reformat, while downloading", extend, lambda: len(server.requests) > requests),
             ("update, while downloading", update, lambda: len(server.requests) > requests),
@@ -282,7 +256,7 @@ def test_killed_runs_leave_the_store_as_before_and_a_rerun_completes(fault_clien
                     assert path.read_bytes() == content, (point, path)
 
         subprocess.run(update, check=True, stdout=subprocess.DEVNULL)
-        time.sleep(0.2)
+        reader.wait_for_length(12 * 365)
         reader.stopped.set()
         reader.join()
 

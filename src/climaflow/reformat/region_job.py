@@ -31,6 +31,7 @@ from distributed import Client
 from zarr.abc.store import Store
 
 from climaflow import config
+from climaflow.io.icechunk_stores import is_fork_store, private_fork
 from climaflow.io.stores import StoreLike, open_array_for_writing, open_store
 from climaflow.reformat.graph import job_graph, process_jobs
 from climaflow.reformat.results import JobResult
@@ -162,8 +163,14 @@ class RegionJob(Generic[DATA_VAR, SOURCE_FILE_COORD]):
         return Path(configured or Path(tempfile.gettempdir()) / "climaflow-downloads")
 
     def open_output_store(self) -> Store:
-        """The output Zarr store, opened with :attr:`store_storage_options`."""
-        return open_store(self.store, storage_options=self.store_storage_options)
+        """The output Zarr store, opened with :attr:`store_storage_options`.
+
+        For a run writing to an Icechunk repository, a private copy of the run's fork per
+        call: the caller returns its writes (:func:`climaflow.io.icechunk_stores.task_changes`)
+        for the run to merge.
+        """
+        store = open_store(self.store, storage_options=self.store_storage_options)
+        return private_fork(store) if is_fork_store(store) else store
 
     def open_output_array(self, name: str) -> zarr.Array[Any]:
         """The output array ``name`` for writing, with :attr:`array_metadata` when staged."""

@@ -38,6 +38,9 @@ class VariableSummary:
     #: Seconds spent in the variable's task by stage: read (download fallbacks and
     #: decoding included), assemble, transform and write (encoding included).
     seconds: Mapping[str, float] = field(default_factory=dict)
+    #: The task's writes to an Icechunk repository (its fork session), for the run to
+    #: merge before its commit; ``None`` for other stores.
+    changes: Any = None
 
     @property
     def failed_files(self) -> list[Mapping[str, Any]]:

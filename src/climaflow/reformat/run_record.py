@@ -1,7 +1,7 @@
 """Run records: what each reformat run did to every source file, kept next to the store.
 
 Each run writes ``{store}.runs/{UTC time}-{run id}.json`` (beside ``{store}``, not inside
-it, so Zarr readers never see it) with the dataset, the region, and every source file's
+it, so Zarr readers never see it; beside an Icechunk repository's directory or prefix) with the dataset, the region, and every source file's
 status, URL (without query string) and error. ``climaflow verify`` lists the failed files
 of every recorded run, so holes can be re-filled by re-running only their regions.
 
@@ -21,6 +21,7 @@ from zarr.storage import LocalStore
 
 from climaflow import __version__
 from climaflow.io import StoreLike, list_objects, read_bytes, write_object
+from climaflow.io.icechunk_stores import is_icechunk_url, repository_location
 
 RECORD_SUFFIX = ".runs"
 
@@ -29,6 +30,8 @@ def runs_location(store: StoreLike) -> str | None:
     """Where run records of ``store`` go; ``None`` for stores without a path (in memory)."""
     if isinstance(store, LocalStore):
         return f"{store.root}{RECORD_SUFFIX}"
+    if is_icechunk_url(store):
+        return f"{repository_location(os.fspath(store)).rstrip('/')}{RECORD_SUFFIX}"
     if isinstance(store, str | os.PathLike):
         return f"{os.fspath(store).rstrip('/')}{RECORD_SUFFIX}"
     return None

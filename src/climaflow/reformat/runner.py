@@ -7,13 +7,21 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 import zarr
 from distributed import Client
 
-from climaflow.io.stores import StoreLike, open_store, store_exists
+from climaflow import __version__
+from climaflow.io.stores import (
+    RunOutput,
+    StoreLike,
+    open_run_output,
+    open_store,
+    store_exists,
+)
 from climaflow.reformat.graph import process_jobs
 from climaflow.reformat.region_job import RegionJob
-from climaflow.reformat.results import JobResult, RegionOutcome, region_outcome
+from climaflow.reformat.results import JobResult, RegionOutcome, append_label, region_outcome
 from climaflow.reformat.run_record import write_run_record
 from climaflow.reformat.template import Template
 
@@ -158,14 +166,18 @@ def run_regions(
     shows keep a variable's shards when one of its files fails (see
     ``RegionJob(keep_shards_on_failure=...)``). ``record`` is merged into the run record.
     """
-    staged = template.stage_metadata(store, end, storage_options=store_storage_options)
+    output = open_run_output(store, store_storage_options)
+    stored = stored_length(template, output.store)
+    values = template.dimension_coordinates(end)[template.append_dim]
+    if output.transactional:
+        _commit_new_arrays(template, output, _end_at(values, stored, end), stored)
+    staged = template.stage_metadata(output.store, end)
     array_metadata = staged.array_metadata(var.name for var in template.data_vars)
-    stored = stored_length(template, store, store_storage_options)
     jobs_by_region: dict[tuple[int, int], RegionJob[Any, Any]] = {}
     for first, stop in ranges:
         for job in region_job_class.get_jobs(
             template,
-            store,
+            output.task_store,
             end,
             start=first,
             stop=stop,
@@ -182,19 +194,27 @@ def run_regions(
     logger.info("%s: %d region jobs up to %s", template.dataset_id, len(jobs), end)
     started = datetime.now(UTC).isoformat()
     results = process_jobs(jobs, client, show_progress=show_progress)
-    values = template.dimension_coordinates(end)[template.append_dim]
     regions = [region_outcome(result, values) for result in results]
     # Trimming ends the store where the sources' data end: whole regions with no file
     # published, and the unpublished tail of the last one.
     ends = [r.data_stop if trim_unavailable else r.stop for r in regions]
     length = max([stored, *(reached for reached in ends if reached is not None)])
     trimmed = [region for region in regions if region.start >= length]
-    published_end = end if length >= len(values) else values[length]
+    published_end = _end_at(values, length, end)
     if published_end is not end:
-        staged = template.stage_metadata(
-            store, published_end, storage_options=store_storage_options
-        )
-    template.publish_metadata(staged, store, storage_options=store_storage_options)
+        staged = template.stage_metadata(output.store, published_end)
+    output.merge(
+        summary.changes
+        for result in results
+        for summary in result.variables.values()
+        if summary.changes is not None
+    )
+    template.publish_metadata(staged, output.store)
+    kind = str(record.get("kind", "reformat"))
+    version = output.commit(
+        _commit_message(template, kind, regions, published_end),
+        {"climaflow_version": __version__, "kind": kind, "dataset_id": template.dataset_id},
+    )
     location = write_run_record(
         store,
         {
@@ -203,6 +223,7 @@ def run_regions(
             "regions": [region.describe() for region in regions],
             "variables": [var.name for var in jobs[0].data_vars],
             "published_end": str(published_end),
+            **({"snapshot_id": version} if version is not None else {}),
         },
         storage_options=store_storage_options,
     )
@@ -210,15 +231,65 @@ def run_regions(
 
 
 def stored_length(
-    template: Template[Any], store: StoreLike, storage_options: Mapping[str, Any] | None
+    template: Template[Any],
+    store: StoreLike,
+    storage_options: Mapping[str, Any] | None = None,
 ) -> int:
     """The store's append-dimension length; 0 when it has no metadata yet."""
-    opened = open_store(store, storage_options=storage_options)
-    if not store_exists(opened):
+    if not store_exists(store, storage_options):
         return 0
+    opened = open_store(store, storage_options=storage_options)
     array = zarr.open_group(opened, mode="r")[template.append_dim]
     assert isinstance(array, zarr.Array), f"{template.append_dim} is not an array"
     return int(array.shape[0])
+
+
+def _end_at(values: np.ndarray, length: int, end: Any) -> Any:
+    """The end label of the append dimension at ``length`` of ``values`` (which end at
+    ``end``)."""
+    return end if length >= len(values) else values[length]
+
+
+def _commit_new_arrays(
+    template: Template[Any], output: RunOutput, stored_end: Any, stored: int
+) -> None:
+    """Commit the template's arrays a transactional store lacks, at its current length.
+
+    Icechunk forks can only write arrays that exist where they were forked from: forks
+    creating the same array each make their own, and merging keeps one. A new repository
+    gets the dataset's structure with an empty append dimension; a variable new to an
+    existing one is all NaN until a run writes its values, as in a plain Zarr store.
+    """
+    staged = template.stage_metadata(output.store, stored_end)
+    existing = (
+        {name for name, _ in zarr.open_group(output.store, mode="r").arrays()}
+        if store_exists(output.store)
+        else set()
+    )
+    names = {name for name, _ in zarr.open_group(staged.store, mode="r").arrays()}
+    if not names - existing:
+        return
+    template.publish_metadata(staged, output.store)
+    output.commit(
+        f"climaflow: {template.dataset_id} arrays {', '.join(sorted(names - existing))} "
+        f"created ({stored} values of {template.append_dim})",
+        {"climaflow_version": __version__, "dataset_id": template.dataset_id},
+    )
+
+
+def _commit_message(
+    template: Template[Any], kind: str, regions: Sequence[RegionOutcome], published_end: Any
+) -> str:
+    """A commit message naming the append-dimension range a run processed, and the end."""
+    processed = (
+        f"{regions[0].first} to {regions[-1].first} ({len(regions)} regions)"
+        if regions
+        else "nothing"
+    )
+    return (
+        f"climaflow {kind} {template.dataset_id}: {template.append_dim} {processed} "
+        f"processed; the store ends before {append_label(published_end)}"
+    )
 
 
 def _processing_positions(

@@ -17,6 +17,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,7 @@ import pandas as pd
 import xarray as xr
 
 from climaflow.io.errors import DownloadError
+from climaflow.io.icechunk_stores import task_changes
 from climaflow.io.urls import redact_url
 from climaflow.reformat.results import JobResult, ReadResult, VariableSummary
 from climaflow.reformat.shards import is_whole_shard
@@ -177,7 +179,8 @@ def reformat_variable(
                 array[selection] = shard
                 shards += 1
                 nbytes += shard.nbytes
-    return _summary(job, data_var, files, shards, nbytes, seconds, data_stop)
+    summary = _summary(job, data_var, files, shards, nbytes, seconds, data_stop)
+    return replace(summary, changes=task_changes(array.store))
 
 
 def _end(where: int | slice) -> int:

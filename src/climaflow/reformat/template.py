@@ -22,6 +22,7 @@ from zarr.core.metadata import ArrayV3Metadata
 from zarr.core.sync import sync
 from zarr.storage import MemoryStore
 
+from climaflow.io.icechunk_stores import is_icechunk_store
 from climaflow.io.stores import (
     StoreLike,
     consolidated_metadata,
@@ -328,14 +329,20 @@ class Template(ABC, Generic[DATA_VAR]):
         default) sees the old dataset until the last write and the new one after it:
         coordinate chunks along the append dimension have a fixed length
         (:data:`APPEND_COORDINATE_CHUNK`), so old metadata reads an extended chunk's first
-        values unchanged, and chunks past the old end are invisible to it.
+        values unchanged, and chunks past the old end are invisible to it. An Icechunk
+        session's writes are all visible at its commit: there the order is the one Icechunk
+        takes (the group, the arrays, their chunks).
         """
         target = open_store(store, storage_options=storage_options)
         keys = sync(_list_keys(staged.store))
-        metadata = [key for key in keys if key.endswith("zarr.json")]
-        arrays = [key for key in metadata if key != "zarr.json"]
+        arrays = [key for key in keys if key.endswith("/zarr.json")]
         chunks = [key for key in keys if not key.endswith("zarr.json")]
-        copy_keys(staged.store, target, [*chunks, *arrays, *(set(metadata) - set(arrays))])
+        if is_icechunk_store(target):
+            # Visible at the session's commit, all together; Icechunk takes chunks of
+            # arrays that exist only.
+            copy_keys(staged.store, target, ["zarr.json", *arrays, *chunks])
+        else:
+            copy_keys(staged.store, target, [*chunks, *arrays, "zarr.json"])
 
 
 async def _list_keys(store: MemoryStore) -> list[str]:
