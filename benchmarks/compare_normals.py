@@ -101,6 +101,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--threads", type=int, default=2, help="threads per climaflow worker (default: 2)"
     )
+    parser.add_argument(
+        "--bound-processes",
+        type=int,
+        help="the pools' processes (default: --workers)",
+    )
     args = parser.parse_args(argv)
     size = SMALL if args.small else FULL
     root = args.workdir / ("small" if args.small else "full")
@@ -110,6 +115,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(f"archive: {archive} ({n_files} files, {_gigabytes(_tree_bytes(archive)):.2f} GB)")
     print(f"target years: {size.target_years.start}-{size.target_years.stop - 1}", flush=True)
 
+    processes = args.bound_processes or args.workers
     rows = []
     half = range(size.target_years.start, size.target_years.start + len(size.target_years) // 2)
     with (
@@ -145,14 +151,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     rows.append(
         measure(
             "(b) lower bound",
-            lambda: run_lower_bound(archive, root / "out-b", size, args.workers),
+            lambda: run_lower_bound(archive, root / "out-b", size, processes),
         )
     )
     if not args.skip_seed:
         rows.append(
             measure(
                 "(a) seed method",
-                lambda: run_seed_method(archive, root / "out-a", size, args.workers),
+                lambda: run_seed_method(archive, root / "out-a", size, processes),
             )
         )
     print_table(rows)

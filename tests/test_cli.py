@@ -5,6 +5,7 @@ from pathlib import Path
 
 import dask.config
 import numpy as np
+import pandas as pd
 import pytest
 import xarray as xr
 from click.testing import CliRunner
@@ -176,6 +177,15 @@ def test_bad_input_is_one_clear_line(client, nex_archive, tmp_path, change, mess
     code, output = invoke(*args)
     assert code in (1, 2)
     assert message in one_line_error(output)
+    assert "Cluster:" not in output  # refused before a cluster starts
+    assert not (tmp_path / "x.zarr").exists()  # and before anything is written
+
+
+def test_verify_refuses_a_missing_store_before_starting_a_cluster(tmp_path):
+    code, output = invoke("verify", str(tmp_path / "none.zarr"))
+    assert code == 1
+    assert f"no Zarr store at {tmp_path / 'none.zarr'}" in one_line_error(output)
+    assert "Cluster:" not in output
 
 
 def test_an_output_path_that_cannot_be_written(client, nex_archive, tmp_path):
@@ -207,3 +217,52 @@ def test_debug_log_level_shows_the_traceback(client, nex_archive, tmp_path):
     args[1] = "nope"
     with pytest.raises(KeyError, match="unknown dataset"):
         CliRunner().invoke(main, ["--log-level", "debug", *args], catch_exceptions=False)
+
+
+def test_log_level_is_taken_after_the_command_too(client, nex_archive, tmp_path):
+    args = reformat_args(nex_archive, tmp_path / "x.zarr", client.scheduler.address)
+    args[1] = "nope"
+    code, output = invoke(*args)
+    assert code == 1
+    assert "(add --log-level debug to the command for the traceback)" in output
+    with pytest.raises(KeyError, match="unknown dataset"):
+        CliRunner().invoke(main, [*args, "--log-level", "debug"], catch_exceptions=False)
+    assert "--log-level" in invoke("reformat", "--help")[1]
+    assert "--log-level" in invoke("normals", "--help")[1]
+
+
+def test_every_option_has_help_and_required_ones_say_so():
+    import click
+
+    for name, command in main.commands.items():
+        for param in command.params:
+            if isinstance(param, click.Option) and param.name not in ("help", "version"):
+                assert param.help, f"climaflow {name} {param.opts[0]} has no help text"
+    code, output = invoke("reformat", "--help")
+    assert code == 0
+    assert "--store TEXT" in output and "[required]" in output
+    assert "gfs-forecast    NOAA GFS" in output and "nex-gddp-cmip6  NASA NEX-GDDP-CMIP6" in output
+
+
+def test_inventory_lists_an_archive_and_writes_csv(nex_archive, tmp_path):
+    code, output = invoke(
+        "inventory", "nex-gddp-cmip6", "--source-url", str(nex_archive),
+        "--csv", str(tmp_path / "inventory.csv"),
+    )  # fmt: skip
+    assert code == 0, output
+    lines = output.splitlines()
+    assert lines[0].split() == [
+        "model", "scenario", "variable", "variant_label", "grid_label", "calendar",
+        "first_year", "last_year", "years", "missing_years", "newest_version",
+    ]  # fmt: skip
+    assert lines[1].split() == [
+        "NorESM2-LM", "ssp245", "tas", "r1i1p1f1", "gn", "noleap", "2015", "2016", "2"
+    ]  # fmt: skip
+    table = pd.read_csv(tmp_path / "inventory.csv")
+    assert table[["model", "first_year", "last_year"]].values.tolist() == [
+        ["NorESM2-LM", 2015, 2016]
+    ]
+    code, output = invoke(
+        "inventory", "nex-gddp-cmip6", "--source-url", str(nex_archive), "--start", "2015"
+    )
+    assert code == 1 and "no --start/--end" in one_line_error(output)

@@ -24,3 +24,8 @@ def test_demo_runs_end_to_end(client, tmp_path):
         "tas_NorESM2-LM_CONUS_ssp245_2015_30yr_normal.nc",
     ]
     assert any("byte-range requests" in line for line in lines)
+    assert any("GFS files hold no accumulation at lead 0" in line for line in lines)
+    for name in ("gfs_map", "normal_map", "annual_cycle"):
+        path = outputs[name]
+        assert path.suffix == ".png" and path.stat().st_size > 10_000, name
+        assert str(path) in lines, name

@@ -1,5 +1,6 @@
 """Options and cluster handling shared by the ``climaflow`` commands."""
 
+import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -19,6 +20,15 @@ def comma_list(value: str | None) -> list[str] | None:
     if value is None:
         return None
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+progress_option = click.option(
+    "--progress/--no-progress",
+    default=True,
+    show_default=True,
+    help="Show progress: a bar with the ETA in a terminal, a line every 10 s in a log file "
+    "(climaflow.progress.interval-seconds).",
+)
 
 
 #: The keyword arguments :func:`cluster_options` adds and :func:`run_cluster` takes.
@@ -56,7 +66,12 @@ def cluster_options(command: F) -> F:
         ),
         click.option("--threads-per-worker", type=int, help="LocalCluster threads per worker."),
         click.option("--memory-limit", help="LocalCluster memory per worker, e.g. 4GiB."),
-        click.option("--dashboard-address", default=":8787", show_default=True),
+        click.option(
+            "--dashboard-address",
+            default=":8787",
+            show_default=True,
+            help="Where a LocalCluster serves its dashboard (:0 picks a free port).",
+        ),
         click.option(
             "--report",
             type=click.Path(dir_okay=False, path_type=Path),
@@ -109,13 +124,50 @@ def describe_cluster(client: Client) -> str:
     )
 
 
+LOG_LEVELS = ("debug", "info", "warning", "error")
+_LOG_LEVEL_KEY = "climaflow.log_level"
+
+
+def set_log_level(ctx: click.Context, _: click.Parameter, value: str | None) -> None:
+    """Configure logging for ``--log-level`` (given before or after the command name)."""
+    if value is None:
+        return
+    ctx.meta[_LOG_LEVEL_KEY] = value.lower()
+    logging.basicConfig(
+        level=value.upper(),
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+        force=True,
+    )
+
+
+def log_level_option(default: str | None) -> click.Option:
+    """``--log-level``: on the group (``default`` warning) and on every command (no default:
+    the group's applies)."""
+    return click.Option(
+        ["--log-level"],
+        type=click.Choice(LOG_LEVELS, case_sensitive=False),
+        default=default,
+        show_default=default is not None,
+        expose_value=False,
+        is_eager=True,
+        callback=set_log_level,
+        help="Logging level (before or after the command's name); debug also shows the "
+        "traceback of an error.",
+    )
+
+
 class ClimaflowGroup(click.Group):
-    """A command group that turns errors in the user's input into one clear line.
+    """A command group that turns errors in the user's input into one clear line, and whose
+    commands all take ``--log-level``.
 
     Errors that say what is wrong with an input (unknown names, bad ranges, unreachable
     schedulers, stores of another structure, unwritable paths) print ``Error: ...`` and exit
     with status 1; ``--log-level debug`` shows the traceback instead.
     """
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        cmd.params.append(log_level_option(default=None))
+        super().add_command(cmd, name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -123,9 +175,9 @@ class ClimaflowGroup(click.Group):
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except (KeyError, ValueError, OSError, RuntimeError) as error:
-            if str(ctx.params.get("log_level", "")).lower() == "debug":
+            if ctx.meta.get(_LOG_LEVEL_KEY) == "debug":
                 raise
             message = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
             raise click.ClickException(
-                f"{message} (run with --log-level debug for the traceback)"
+                f"{message} (add --log-level debug to the command for the traceback)"
             ) from None

@@ -78,11 +78,14 @@ def run_demo(
     *,
     size: DemoSize = FULL,
     report: Callable[[str], None] = print,
+    show_progress: bool = True,
 ) -> dict[str, Path]:
     """Run the demo in ``workdir`` on ``client``; return where its outputs are.
 
-    ``report`` receives every line the demo prints. The outputs are ``"gfs"`` and ``"nex"``
-    (Zarr v3 stores) and ``"normals"`` (a directory of NetCDF files).
+    ``report`` receives every line the demo prints; ``show_progress`` shows each step's
+    progress (:func:`climaflow.progress.show_task_progress`). The outputs are ``"gfs"`` and
+    ``"nex"`` (Zarr v3 stores), ``"normals"`` (a directory of NetCDF files) and, with the
+    viz extra, the quick-look PNGs ``"gfs_map"``, ``"normal_map"`` and ``"annual_cycle"``.
     """
     workdir.mkdir(parents=True, exist_ok=True)
     archives, downloads = workdir / "archives", workdir / "downloads"
@@ -100,7 +103,7 @@ def run_demo(
     with serve_directory(archives) as server:
         report(f"\nServing the archives at {server.url}")
         with step("Reformatting gfs-forecast into Zarr v3", report):
-            _reformat_gfs(server, outputs["gfs"], downloads, client, size, report)
+            _reformat_gfs(server, outputs["gfs"], downloads, client, size, report, show_progress)
         with step("Reformatting nex-gddp-cmip6 (3 years) into Zarr v3", report):
             _reformat_nex(
                 f"{server.url}/nex-gddp-cmip6",
@@ -110,14 +113,16 @@ def run_demo(
                 size,
                 bounds,
                 report,
+                show_progress,
             )
 
     with step(f"Computing 30-year daily normals ({NORMALS_REGION}, {NORMALS_SCENARIO})", report):
         normals = _normals_config(archives / "nex-gddp-cmip6", outputs["normals"], region, size)
-        report(run_normals(normals, client, show_progress=True).table())
+        report(run_normals(normals, client, show_progress=show_progress).table())
 
     _report_outputs(outputs, report)
-    return outputs
+    plots = _quick_looks(outputs, workdir / "plots", report)
+    return {**outputs, **plots}
 
 
 @dataclass(frozen=True)
@@ -173,6 +178,7 @@ def _reformat_gfs(
     client: Client,
     size: DemoSize,
     report: Callable[[str], None],
+    show_progress: bool,
 ) -> None:
     """Reformat the served GFS archive into ``store``; report the files' statuses and how
     many byte-range requests the server answered."""
@@ -190,12 +196,16 @@ def _reformat_gfs(
         start=GFS_INIT_TIMES[0],
         end=GFS_INIT_TIMES[-1] + np.timedelta64(6, "h"),
         client=client,
-        show_progress=True,
+        show_progress=show_progress,
         source_url=f"{server.url}/gfs",
         download_dir=downloads,
     )
     ranged = [r for r in server.requests if r.range is not None]
     report(f"   {_counts(result.status_counts())}")
+    report(
+        "   (precipitation has one field fewer per init time: GFS files hold no "
+        "accumulation at lead 0)"
+    )
     report(f"   {len(ranged)} byte-range requests fetched the needed GRIB messages only")
 
 
@@ -207,6 +217,7 @@ def _reformat_nex(
     size: DemoSize,
     bounds: NexBounds,
     report: Callable[[str], None],
+    show_progress: bool,
 ) -> None:
     """Reformat the first three historical years of the NEX-GDDP archive at ``source_url``
     into ``store``; report the files' statuses."""
@@ -227,7 +238,7 @@ def _reformat_nex(
         start=first,
         end=first + 3,
         client=client,
-        show_progress=True,
+        show_progress=show_progress,
         source_url=source_url,
         download_dir=downloads,
     )
@@ -254,6 +265,35 @@ def _counts(status_counts: dict[str, dict[str, int]]) -> str:
     )
 
 
+def _quick_looks(
+    outputs: dict[str, Path], folder: Path, report: Callable[[str], None]
+) -> dict[str, Path]:
+    """Write quick-look PNGs of the outputs (with the viz extra); return them by name."""
+    try:
+        from climaflow import viz
+    except ImportError:
+        report("\n(install climaflow[viz] for quick-look maps of these outputs)")
+        return {}
+    report("\n== Quick looks")
+    gfs = xr.open_zarr(outputs["gfs"])
+    tas = next(outputs["normals"].rglob("tas_*.nc"))
+    with viz.open_output(tas) as normal:
+        plots = {
+            "gfs_map": viz.save(
+                viz.forecast_map(gfs, "temperature_2m", lead_time=6), folder / "gfs-t2m.png"
+            ),
+            "normal_map": viz.save(
+                viz.normal_map(normal["tas"], month=7), folder / "normal-tas-july.png"
+            ),
+            "annual_cycle": viz.save(
+                viz.annual_cycle(normal["tas"]), folder / "normal-tas-annual-cycle.png"
+            ),
+        }
+    for path in plots.values():
+        report(str(path))
+    return plots
+
+
 def _report_outputs(outputs: dict[str, Path], report: Callable[[str], None]) -> None:
     report("\n== Outputs")
     gfs = xr.open_zarr(outputs["gfs"])
@@ -271,7 +311,7 @@ def _report_outputs(outputs: dict[str, Path], report: Callable[[str], None]) -> 
             values = normal[normal.attrs["variable"]]
             years = np.atleast_1d(normal.attrs["source_years"])
             report(
-                f"{path.relative_to(outputs['normals'].parent)}: {values.name} "
+                f"{path}: {values.name} "
                 f"{float(values.min()):.4g}..{float(values.max()):.4g} "
                 f"{values.attrs.get('units', '')}, {years.size} years {years.min()}-{years.max()}"
             )

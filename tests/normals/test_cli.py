@@ -159,3 +159,31 @@ def test_missing_inputs_are_a_clear_error(tmp_path, client):
     )  # fmt: skip
     assert result.exit_code == 1
     assert "no input for variable 'tas'" in result.output
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            ("--scenario", "ssp999"),
+            "no input for variable 'tas' and scenario ssp999 in NEX-GDDP-CMIP6 archive",
+        ),
+        (("--model", "NoSuchModel"), f"is not listed in {{archive}} (it has: {MODEL})"),
+        (("--variables", "tasx"), "no input for variable 'tasx'"),
+        (("--target-years", "2200"), "target years 2200 are outside the periods computed"),
+    ],
+)
+def test_a_request_the_archive_cannot_serve_fails_before_a_cluster_starts(
+    archive, tmp_path, change, message
+):
+    options = {
+        "--model": MODEL, "--variables": "tas", "--regions": "HI", "--scenario": "ssp585",
+        "--periods": "hybrid", "--target-years": "2016", "--window": "5", "--min-years": "4",
+    }  # fmt: skip
+    options[change[0]] = change[1]
+    args = ["--input", str(archive), "--output", str(tmp_path / "out")]
+    result = invoke(*args, *(item for pair in options.items() for item in pair), "--no-progress")
+    assert result.exit_code in (1, 2), result.output
+    assert message.format(archive=archive) in result.output
+    assert "Cluster:" not in result.output
+    assert not (tmp_path / "out").exists()

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import pandas as pd
 import zarr
 
 from climaflow.io.stores import StoreLike, open_store, store_exists
@@ -33,6 +34,9 @@ class DatasetIntegration:
         The :class:`RegionJob` subclass; takes ``source_url``.
     default_source_url
         Where the real archive lives.
+    inventory
+        What the source holds, as a DataFrame: ``inventory(source_url, start=, end=,
+        options=)`` (``climaflow inventory``).
     """
 
     dataset_id: str
@@ -40,6 +44,7 @@ class DatasetIntegration:
     make_template: Callable[..., Template[Any]]
     region_job: type[RegionJob[Any, Any]]
     default_source_url: str
+    inventory: Callable[..., "pd.DataFrame"]
 
     def template_options(self) -> dict[str, type]:
         """Keyword arguments :attr:`make_template` accepts from the command line, with types.

@@ -15,11 +15,16 @@ import click
 import yaml
 from click.core import ParameterSource
 
-from climaflow.cli_common import CLUSTER_OPTION_NAMES, cluster_options, run_cluster
+from climaflow.cli_common import (
+    CLUSTER_OPTION_NAMES,
+    cluster_options,
+    progress_option,
+    run_cluster,
+)
 from climaflow.normals.archive import archive_model_names
 from climaflow.normals.outcomes import Status
 from climaflow.normals.periods import PERIOD_KINDS, make_periods, parse_year_range
-from climaflow.normals.pipeline import run_normals
+from climaflow.normals.pipeline import plan_run, run_normals
 from climaflow.normals.plan import NormalsConfig
 from climaflow.normals.regions import get_region
 
@@ -88,7 +93,13 @@ _REQUIRED = ("input", "output", "model", "variables")
     is_flag=True,
     help="Use years whose files lack some days (by default they are left out and named).",
 )
-@click.option("--window", type=int, default=30, show_default=True)
+@click.option(
+    "--window",
+    type=int,
+    default=30,
+    show_default=True,
+    help="Years in each target year's window (ending with the target year).",
+)
 @click.option(
     "--batch-size", type=int, help="Target years per batch task [default: sized to memory]."
 )
@@ -100,7 +111,7 @@ _REQUIRED = ("input", "output", "model", "variables")
     help="Last year taken from historical files in hybrid windows.",
 )
 @cluster_options
-@click.option("--progress/--no-progress", default=True, show_default=True)
+@progress_option
 @click.pass_context
 def normals(ctx: click.Context, /, config_file: Path | None, **options: Any) -> None:
     """Compute rolling daily climate normals: one NetCDF file per target year, or (--format
@@ -114,13 +125,23 @@ def normals(ctx: click.Context, /, config_file: Path | None, **options: Any) -> 
     config = _config(settings)
 
     cluster = {name: settings[name] for name in CLUSTER_OPTION_NAMES}
-    with run_cluster(**cluster, writable_paths=[config.output]) as client:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         try:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                summary = run_normals(config, client, show_progress=settings["progress"])
+            # The request is checked against the archive before a cluster starts.
+            plan = plan_run(config, show_progress=settings["progress"])
         except (FileNotFoundError, ValueError) as error:
             raise click.ClickException(str(error)) from error
+    with (
+        run_cluster(**cluster, writable_paths=[config.output]) as client,
+        warnings.catch_warnings(record=True) as caught_running,
+    ):
+        warnings.simplefilter("always")
+        try:
+            summary = run_normals(config, client, plan=plan, show_progress=settings["progress"])
+        except (FileNotFoundError, ValueError) as error:
+            raise click.ClickException(str(error)) from error
+    caught.extend(caught_running)
 
     for warning in caught:
         click.echo(f"Warning: {warning.message}", err=True)

@@ -63,14 +63,18 @@ from climaflow.normals.outcomes import (
 from climaflow.normals.output import OutputCheck, check_output, normal_dataset
 from climaflow.normals.plan import NormalsConfig, NormalsPlan, TargetJob, plan_normals
 from climaflow.normals.zarr_output import check_target, prepare_normals_store
-from climaflow.progress import show_task_progress
+from climaflow.progress import announce, count, show_task_progress
 from climaflow.reformat.run_record import write_run_record
 
 logger = logging.getLogger(__name__)
 
 
 def run_normals(
-    config: NormalsConfig, client: Client, *, show_progress: bool = False
+    config: NormalsConfig,
+    client: Client,
+    *,
+    plan: NormalsPlan | None = None,
+    show_progress: bool = False,
 ) -> NormalsSummary:
     """Compute and write every normal of ``config`` on ``client``'s cluster.
 
@@ -82,12 +86,17 @@ def run_normals(
     (parameters, every target's outcome and the years it used, timings) is written beside
     the output root, ``{output}.runs/{UTC time}-{run id}.json``; its path is
     ``NormalsSummary.record``.
+
+    ``plan`` is :func:`plan_run`'s for ``config`` when the caller planned already (to check
+    the request before starting a cluster); ``show_progress`` says what is planned and shows
+    the progress (:func:`climaflow.progress.show_task_progress`).
     """
     started = datetime.now(UTC).isoformat()
     clock = time.perf_counter()
     seconds: dict[str, float] = {}
-    plan = plan_normals(config)
-    logger.info("%d target outputs planned from %s", len(plan.jobs), config.input)
+    say = announce if show_progress else logger.info
+    if plan is None:
+        plan = plan_run(config, show_progress=show_progress)
     summary = NormalsSummary(left_out_models=list(plan.left_out_models))
     if plan.left_out_models:
         warn_at_caller(
@@ -98,6 +107,10 @@ def run_normals(
     seconds["plan"] = time.perf_counter() - clock
     existing = _check_existing(plan, config, client)
     seconds["check_existing"] = time.perf_counter() - clock - sum(seconds.values())
+    if existing:
+        say(
+            f"   {count(len(existing), 'existing output')} checked in {seconds['check_existing']:.1f} s"
+        )
     to_compute = _jobs_to_compute(plan, config, existing, summary)
     if config.output_format == "zarr":
         _prepare_stores(plan, config, to_compute)
@@ -107,6 +120,11 @@ def run_normals(
     workers = sorted(client.scheduler_info(n_workers=-1)["workers"])
     graph = batch_tasks(
         config, plan, to_compute, replacing, batch_size_for(config, plan, client), workers
+    )
+    say(
+        f"   {count(len(to_compute), 'output')} to compute in "
+        f"{count(len(graph.batches), 'batch task')} of target years, graph built in "
+        f"{time.perf_counter() - clock - sum(seconds.values()):.1f} s"
     )
     summary.outcomes.extend(_run_batches(client, graph, show_progress))
     seconds["compute"] = time.perf_counter() - clock - sum(seconds.values())
@@ -177,6 +195,35 @@ def _jobs_to_compute(
         else:
             to_compute.append(job)
     return to_compute
+
+
+def plan_run(config: NormalsConfig, *, show_progress: bool = False) -> NormalsPlan:
+    """:func:`~climaflow.normals.plan.plan_normals`, saying what it plans and how long it took.
+
+    Checks the request against the archive (models, variables, scenarios, regions, target
+    years) from listings and one file header per (model, variable): call it before starting
+    a cluster to fail before any side effect.
+    """
+    say = announce if show_progress else logger.info
+    clock = time.perf_counter()
+    say(
+        "normals: planning "
+        + " x ".join(
+            count(len(names), kind)
+            for kind, names in (
+                ("model", config.models),
+                ("variable", config.variables),
+                ("region", config.regions),
+                ("scenario", config.scenarios),
+            )
+        )
+        + f" from {config.input}"
+    )
+    plan = plan_normals(config)
+    say(
+        f"   {count(len(plan.jobs), 'target output')} planned in {time.perf_counter() - clock:.1f} s"
+    )
+    return plan
 
 
 def _run_batches(client: Client, graph: NormalsGraph, show_progress: bool) -> list[TargetOutcome]:

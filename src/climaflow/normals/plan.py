@@ -230,6 +230,7 @@ def plan_normals(config: NormalsConfig) -> NormalsPlan:
                     source: archive.year_inputs(variable, source, years)
                     for source, years in needed.items()
                 }
+                _check_scenarios(archive, variable, inputs)
                 grid = grids[(model, variable)] = _inspect_first(
                     archive, variable, inputs, config.storage_options
                 )
@@ -262,6 +263,21 @@ def _windows(config: NormalsConfig) -> dict[tuple[str, int], TargetWindow]:
         ):
             windows.setdefault((window.scenario, window.target_year), window)
     return windows
+
+
+def _check_scenarios(
+    archive: Archive, variable: str, inputs: Mapping[str, Mapping[int, YearInput]]
+) -> None:
+    """Raise ``FileNotFoundError`` naming the scenarios with no input at all: normals labelled
+    with a scenario the archive lacks would hold historical years only."""
+    empty = sorted(source for source, by_year in inputs.items() if not by_year)
+    if empty and any(inputs.values()):
+        available = sorted(source for source, by_year in inputs.items() if by_year)
+        raise FileNotFoundError(
+            f"no input for variable {variable!r} and scenario {', '.join(empty)} in "
+            f"{archive.describe()} in the years needed (inputs found for: "
+            f"{', '.join(available)}); check the scenario's name"
+        )
 
 
 def _inspect_first(

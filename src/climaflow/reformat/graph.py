@@ -6,6 +6,7 @@ across jobs by :func:`check_exclusive_shards`.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -14,8 +15,8 @@ from dask.delayed import Delayed, delayed
 from distributed import Client, Future
 
 from climaflow import config
-from climaflow.progress import show_task_progress
-from climaflow.reformat.results import JobResult
+from climaflow.progress import announce, count, show_task_progress
+from climaflow.reformat.results import JobResult, append_label
 from climaflow.reformat.tasks import (
     cleanup_downloads,
     download_coord,
@@ -97,16 +98,28 @@ def process_jobs(
     """Run region jobs as one Dask graph on ``client`` and return their results in order.
 
     Asserts that no two jobs write the same shard. With ``client=None`` a LocalCluster
-    sized to this machine is started for the call. ``show_progress`` shows Dask's progress
-    bar (a widget in Jupyter, text in a terminal).
+    sized to this machine is started for the call. ``show_progress`` says what is planned and
+    shows the progress (:func:`climaflow.progress.show_task_progress`).
     """
     if client is None:
         from climaflow.cluster import cluster_client
 
         with cluster_client() as local_client:
             return process_jobs(jobs, local_client, show_progress=show_progress)
+    clock = time.perf_counter()
+    if show_progress and jobs:
+        first, last = jobs[0], jobs[-1]
+        append_dim = first.template.append_dim
+        values = first.coordinates[append_dim]
+        announce(
+            f"{first.template.dataset_id}: planning {count(len(jobs), 'region job')}, {append_dim} "
+            f"{append_label(values[first.region.start])} to "
+            f"{append_label(values[min(last.region.stop, len(values)) - 1])}, "
+            f"{count(len(first.data_vars), 'variable')}"
+        )
     futures = submit_jobs(jobs, client)
     if show_progress:
+        announce(f"   submitted in {time.perf_counter() - clock:.1f} s; running")
         show_task_progress(futures)
     results: list[JobResult] = client.gather(futures)
     return results

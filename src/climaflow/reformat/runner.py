@@ -103,7 +103,8 @@ def reformat(
     shards_per_job
         Append-dim shards per region job.
     show_progress
-        Show Dask's progress bar while the jobs run.
+        Say what is planned and show the jobs' progress
+        (:func:`climaflow.progress.show_task_progress`).
     source_storage_options
         Options for reading the source files, e.g. credentials of a private bucket
         (``{"access_key_id": ..., "secret_access_key": ...}``) or
@@ -120,7 +121,10 @@ def reformat(
     ValueError
         When ``start`` is at or after where processing stops.
     """
-    position, stop_position = _processing_positions(template, start, end, stop)
+    data_vars = list(data_vars) if data_vars is not None else None
+    position, stop_position = check_request(
+        template, start=start, end=end, stop=stop, data_vars=data_vars
+    )
     return run_regions(
         template,
         region_job_class,
@@ -292,16 +296,27 @@ def _commit_message(
     )
 
 
-def _processing_positions(
-    template: Template[Any], start: Any, end: Any, stop: Any | None
+def check_request(
+    template: Template[Any],
+    *,
+    start: Any,
+    end: Any,
+    stop: Any | None = None,
+    data_vars: Iterable[str] | None = None,
 ) -> tuple[int, int]:
-    """The append-dim positions processing starts at and stops before (exclusive).
+    """Check a :func:`reformat` request before anything runs or is written; return the
+    append-dim positions processing starts at and stops before (exclusive).
 
     Raises
     ------
     ValueError
-        When there is nothing to process (``start`` at or after ``stop``, or ``end``).
+        When a label does not parse, or there is nothing to process (``start`` at or after
+        ``stop``, or ``end``).
+    KeyError
+        When a variable is not the template's (the message lists its variables).
     """
+    for name in data_vars or ():
+        template.data_var(name)
     position = template.append_dim_position(start, end)
     stop_position = template.append_dim_position(end if stop is None else stop, end)
     if position >= stop_position:

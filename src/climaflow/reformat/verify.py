@@ -24,6 +24,7 @@ from distributed import Client
 from zarr.core.sync import sync
 
 from climaflow.io.stores import StoreLike, open_store
+from climaflow.progress import show_task_progress
 from climaflow.reformat.results import append_label
 from climaflow.reformat.run_record import read_run_records
 
@@ -127,6 +128,7 @@ def verify_store(
     *,
     max_age: np.timedelta64 | None = None,
     now: np.datetime64 | None = None,
+    show_progress: bool = False,
 ) -> StoreReport:
     """Check every shard of every data variable that the store's runs wrote.
 
@@ -140,6 +142,8 @@ def verify_store(
         When given, the latest append-dim value (a time) must be at most this old.
     now
         The time ``max_age`` counts from (default: now, UTC).
+    show_progress
+        Show the checks' progress (:func:`climaflow.progress.show_task_progress`).
     """
     with xr.open_zarr(open_store(store), chunks=None) as ds:
         names = list(ds.data_vars)
@@ -162,7 +166,10 @@ def verify_store(
                 tasks[(f"verify-{name}", *index)] = (_check_shard, store, name, index, axis)
     keys = list(tasks)
     if client is not None:
-        checks: Sequence[ShardCheck] = client.gather(client.get(tasks, keys, sync=False))
+        futures = client.get(tasks, keys, sync=False)
+        if show_progress:
+            show_task_progress(futures)
+        checks: Sequence[ShardCheck] = client.gather(futures)
     else:
         checks = [_check_shard(*tasks[key][1:]) for key in keys]
 

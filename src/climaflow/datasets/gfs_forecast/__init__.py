@@ -1,6 +1,7 @@
 """``gfs-forecast``: NOAA GFS 0.25° forecasts from GRIB2, fetched by ``.idx`` byte ranges."""
 
 from climaflow.datasets.gfs_forecast.data_var import GfsDataVar
+from climaflow.datasets.gfs_forecast.inventory import inventory
 from climaflow.datasets.gfs_forecast.region_job import GfsForecastRegionJob
 from climaflow.datasets.gfs_forecast.source_file_coord import NOAA_GFS_BASE_URL, GfsSourceFileCoord
 from climaflow.datasets.gfs_forecast.template import GfsForecastTemplate, make_gfs_template
@@ -12,6 +13,7 @@ GFS_FORECAST = DatasetIntegration(
     make_template=make_gfs_template,
     region_job=GfsForecastRegionJob,
     default_source_url=NOAA_GFS_BASE_URL,
+    inventory=inventory,
 )
 
 __all__ = [

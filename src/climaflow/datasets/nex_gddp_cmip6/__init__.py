@@ -1,6 +1,7 @@
 """NEX-GDDP-CMIP6: NASA's daily, 0.25°, bias-corrected CMIP6 projections in yearly NetCDF files."""
 
 from climaflow.datasets.nex_gddp_cmip6.filenames import DEFAULT_BASE_URL
+from climaflow.datasets.nex_gddp_cmip6.inventory import inventory
 from climaflow.datasets.nex_gddp_cmip6.region_job import NexGddpRegionJob
 from climaflow.datasets.nex_gddp_cmip6.source_file_coord import NexGddpSourceFileCoord
 from climaflow.datasets.nex_gddp_cmip6.template import (
@@ -17,6 +18,7 @@ NEX_GDDP_CMIP6 = DatasetIntegration(
     make_template=make_nex_gddp_template,
     region_job=NexGddpRegionJob,
     default_source_url=DEFAULT_BASE_URL,
+    inventory=inventory,
 )
 
 __all__ = [

@@ -156,10 +156,13 @@ def resolve_model(
     variant_label = variant_label or (known.variant_label if known else None)
     grid_label = grid_label or (known.grid_label if known else None)
     if variant_label is None or grid_label is None:
+        listed = list_folders(root, **storage_options) if root is not None else None
+        in_archive = f" (it has: {', '.join(sorted(listed))})" if listed else ""
         raise UnknownModelError(
-            f"model {model!r} is not listed in {root or 'the archive'} and not a known NEX-GDDP-CMIP6 model "
-            f"(known: {', '.join(sorted(NEX_GDDP_MODELS))}); give its variant and grid labels "
-            "(--variant/--grid, or -o variant_label=... -o grid_label=...)"
+            f"model {model!r} is not listed in {root or 'the archive'}{in_archive} and not a "
+            f"known NEX-GDDP-CMIP6 model (known: {', '.join(sorted(NEX_GDDP_MODELS))}); check "
+            "its name, or give its variant and grid labels (--variant/--grid, or "
+            "-o variant_label=... -o grid_label=...)"
         )
     return ModelInfo(model, variant_label, grid_label, known.calendar if known else None)
 
