@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench notebook docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,13 +19,21 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks docs/hooks
+	$(BIN)/ruff format --check src tests benchmarks docs/hooks
 	$(BIN)/mypy
 
 bench: $(STAMP)
 	$(BIN)/asv machine --yes
 	$(BIN)/asv run --python=same --quick
+
+# The docs site (API reference, guides, gallery drawn at build time); warnings are errors.
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict
+
+# Re-run the quickstart notebook and save it with its outputs (maps included).
+notebook: $(STAMP)
+	$(BIN)/jupyter execute --inplace docs/examples/quickstart.ipynb
 
 clean:
 	rm -rf $(VENV) .asv build *.egg-info src/*.egg-info

@@ -29,12 +29,16 @@ def python3_kernel(tmp_path, monkeypatch) -> str:
     return "python3"
 
 
-def test_notebook_is_saved_without_outputs():
+def test_notebook_is_saved_with_its_outputs_and_maps():
+    """A preview (GitHub, nbviewer) shows what a run shows: ``make notebook`` saves it."""
     nb = nbformat.read(NOTEBOOK, as_version=4)
     nbformat.validate(nb)
     code = [cell for cell in nb.cells if cell.cell_type == "code"]
-    assert code
-    assert all(not cell.outputs and cell.execution_count is None for cell in code)
+    assert [cell.execution_count for cell in code] == list(range(1, len(code) + 1))
+    outputs = [output for cell in code for output in cell.outputs]
+    assert not [output for output in outputs if output.output_type == "error"]
+    images = [output for output in outputs if "image/png" in output.get("data", {})]
+    assert len(images) >= 3  # the store's map, the normal's map and its annual cycle
 
 
 @pytest.mark.slow

@@ -414,6 +414,8 @@ def inventory(
         settings = dict(option.split("=", 1) for option in options)
     except ValueError:
         raise click.BadParameter("options are KEY=VALUE", param_hint="-o") from None
+    if integration.inventory is None:
+        raise click.ClickException(f"{dataset} has no inventory")
     table = integration.inventory(
         source_url or integration.default_source_url, start=start, end=end, options=settings
     )

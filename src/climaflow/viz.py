@@ -229,9 +229,6 @@ def _map(field: xr.DataArray, title: str, ax: "Axes | None", **style: Any) -> "A
 
 
 def _new_axes(*, geographic: bool = False) -> "Axes":
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
     projection = _plate_carree() if geographic else None

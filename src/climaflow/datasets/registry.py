@@ -36,7 +36,7 @@ class DatasetIntegration:
         Where the real archive lives.
     inventory
         What the source holds, as a DataFrame: ``inventory(source_url, start=, end=,
-        options=)`` (``climaflow inventory``).
+        options=)`` (``climaflow inventory``); ``None``: the integration has none.
     """
 
     dataset_id: str
@@ -44,7 +44,7 @@ class DatasetIntegration:
     make_template: Callable[..., Template[Any]]
     region_job: type[RegionJob[Any, Any]]
     default_source_url: str
-    inventory: Callable[..., "pd.DataFrame"]
+    inventory: Callable[..., "pd.DataFrame"] | None = None
 
     def template_options(self) -> dict[str, type]:
         """Keyword arguments :attr:`make_template` accepts from the command line, with types.

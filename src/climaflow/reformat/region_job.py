@@ -56,6 +56,14 @@ logger = logging.getLogger(__name__)
 class RegionJob(Generic[DATA_VAR, SOURCE_FILE_COORD]):
     """Reformat one region (whole shards along the append dimension) of a dataset.
 
+    Subclass hooks: :meth:`generate_source_file_coords`, :meth:`download_file` and
+    :meth:`read_data` must be implemented; :meth:`get_processing_region`,
+    :meth:`group_data_vars`, :meth:`apply_data_transformations` and
+    :meth:`summarize_processing_state` have defaults.
+
+    The options travel with the job object to the workers, so credentials given here reach
+    every task; they are not part of the job's ``repr``.
+
     Parameters
     ----------
     template
@@ -94,14 +102,6 @@ class RegionJob(Generic[DATA_VAR, SOURCE_FILE_COORD]):
         (:meth:`~climaflow.reformat.template.StagedMetadata.array_metadata`): shards are
         written with them, before the store's own metadata reaches this region. ``None``:
         the store's metadata, which must cover the region.
-
-    The options travel with the job object to the workers, so credentials given here reach
-    every task; they are not part of the job's ``repr``.
-
-    Subclass hooks: :meth:`generate_source_file_coords`, :meth:`download_file` and
-    :meth:`read_data` must be implemented; :meth:`get_processing_region`,
-    :meth:`group_data_vars`, :meth:`apply_data_transformations` and
-    :meth:`summarize_processing_state` have defaults.
     """
 
     #: Variables processed together (sharing downloads); ``None``: all in one group.
