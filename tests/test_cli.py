@@ -266,3 +266,31 @@ def test_inventory_lists_an_archive_and_writes_csv(nex_archive, tmp_path):
         "inventory", "nex-gddp-cmip6", "--source-url", str(nex_archive), "--start", "2015"
     )
     assert code == 1 and "no --start/--end" in one_line_error(output)
+
+
+def test_storage_options_reach_a_private_store_through_every_command(client, nex_archive, tmp_path):
+    """A store behind a loopback server that wants a bearer token: --storage-option carries
+    it to reformat (metadata, shards, run record), update and verify."""
+    from tests.reformat.token_server import TokenServer
+
+    header = '{"default_headers": {"Authorization": "Bearer store-token"}}'
+    token = ["--storage-option", f"client_options={header}"]
+    with TokenServer(tmp_path / "bucket", "store-token") as server:
+        store = f"{server.url}/tas.zarr"
+        code, output = invoke(*reformat_args(nex_archive, store, client.scheduler.address), *token)
+        assert code == 0, output
+        assert (tmp_path / "bucket" / "tas.zarr" / "zarr.json").exists()
+        assert list((tmp_path / "bucket" / "tas.zarr.runs").glob("*.json"))
+        scheduler = ["--scheduler", client.scheduler.address]
+        code, output = invoke("verify", store, *scheduler, *token)
+        assert code == 0 and ": OK" in output, output
+        code, output = invoke("update", "nex-gddp-cmip6", "--store", store, "--end", "2017",
+                              "--source-url", str(nex_archive), *scheduler, *token)  # fmt: skip
+        assert code == 0 and "up to date" in output, output
+        code, output = invoke("verify", store, *scheduler)  # no token: refused, said so
+        assert code == 1 and "Error:" in output
+        assert {r.authorization for r in server.requests if r.status != 401} == {
+            "Bearer store-token"
+        }
+    code, output = invoke("verify", "x.zarr", "--storage-option", "nonsense")
+    assert code == 2 and "'nonsense' is not KEY=VALUE" in output

@@ -15,6 +15,7 @@ from climaflow.cli_common import (
     log_level_option,
     progress_option,
     run_cluster,
+    storage_options_option,
 )
 from climaflow.normals.cli import normals
 from climaflow.reformat.source_file_coord import SourceFileStatus
@@ -23,6 +24,9 @@ if TYPE_CHECKING:
     from climaflow.reformat.runner import ReformatResult
 
 logger = logging.getLogger("climaflow")
+
+store_options = storage_options_option("--storage-option", "storage_options", "the store")
+source_options = storage_options_option("--source-option", "source_options", "the source archive")
 
 allow_failures_option = click.option(
     "--allow-failures",
@@ -102,6 +106,8 @@ def datasets() -> None:
     help="Dataset option, e.g. -o model=NorESM2-LM -o scenario=ssp245.",
 )
 @allow_failures_option
+@store_options
+@source_options
 @cluster_options
 @progress_option
 def reformat(
@@ -114,6 +120,8 @@ def reformat(
     source_url: str | None,
     template_options: tuple[str, ...],
     allow_failures: bool,
+    storage_options: dict[str, Any],
+    source_options: dict[str, Any],
     progress: bool,
     **cluster: Any,
 ) -> None:
@@ -149,6 +157,8 @@ def reformat(
             client=client,
             show_progress=progress,
             source_url=source_url or integration.default_source_url,
+            source_storage_options=source_options,
+            store_storage_options=storage_options,
         )
     click.echo(f"\n{dataset} -> {store}: {len(result.jobs)} region jobs")
     _report(result, result.failed_files, allow_failures, "re-run the range to fill them")
@@ -165,6 +175,8 @@ def reformat(
 )
 @click.option("--source-url", help="Root URL of the source archive (default: the real one).")
 @allow_failures_option
+@store_options
+@source_options
 @cluster_options
 @progress_option
 def update(
@@ -174,6 +186,8 @@ def update(
     variables: str | None,
     source_url: str | None,
     allow_failures: bool,
+    storage_options: dict[str, Any],
+    source_options: dict[str, Any],
     progress: bool,
     **cluster: Any,
 ) -> None:
@@ -189,7 +203,9 @@ def update(
     from climaflow.reformat.update import update as run_update
 
     integration = get_integration(dataset)
-    template = integration.make_template_from_options(stored_template_options(store), source_url)
+    template = integration.make_template_from_options(
+        stored_template_options(store, storage_options), source_url
+    )
     data_vars = comma_list(variables)
     for name in data_vars or ():
         template.data_var(name)  # unknown names fail before the cluster starts
@@ -203,6 +219,8 @@ def update(
             client=client,
             show_progress=progress,
             source_url=source_url or integration.default_source_url,
+            source_storage_options=source_options,
+            store_storage_options=storage_options,
         )
     if not result.jobs:
         click.echo(f"\n{dataset} -> {store}: up to date")
@@ -432,9 +450,16 @@ def inventory(
     "--max-age",
     help="Fail when the latest append-dim value is older than this, e.g. 12h or 2 days.",
 )
+@store_options
 @cluster_options
 @progress_option
-def verify(store: str, max_age: str | None, progress: bool, **cluster: Any) -> None:
+def verify(
+    store: str,
+    max_age: str | None,
+    storage_options: dict[str, Any],
+    progress: bool,
+    **cluster: Any,
+) -> None:
     """Check that every shard STORE's runs wrote exists and decodes; report NaN and failed files.
 
     Exits with status 1 when a shard is missing or cannot be decoded, when an append-dim
@@ -449,10 +474,12 @@ def verify(store: str, max_age: str | None, progress: bool, **cluster: Any) -> N
         age = None if max_age is None else pd.Timedelta(max_age).to_timedelta64()
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--max-age") from None
-    if not store_exists(store):
+    if not store_exists(store, storage_options):
         raise click.ClickException(f"no Zarr store at {store}")
     with run_cluster(**cluster) as client:
-        report = verify_store(store, client, max_age=age, show_progress=progress)
+        report = verify_store(
+            store, client, max_age=age, show_progress=progress, storage_options=storage_options
+        )
     click.echo(report.summary())
     if not report.ok:
         raise SystemExit(1)

@@ -1,5 +1,6 @@
 """Options and cluster handling shared by the ``climaflow`` commands."""
 
+import json
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
@@ -9,6 +10,7 @@ from typing import Any, TypeVar
 import click
 import dask.utils
 from distributed import Client, performance_report
+from obstore.exceptions import BaseError as ObjectStoreError
 
 from climaflow.cluster import cluster_client
 
@@ -20,6 +22,37 @@ def comma_list(value: str | None) -> list[str] | None:
     if value is None:
         return None
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def _storage_options(
+    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
+) -> dict[str, Any]:
+    """``KEY=VALUE`` pairs as a dict; a value that parses as JSON is taken as JSON (so nested
+    options can be given: ``client_options={"timeout": "5 min"}``), any other as text."""
+    options: dict[str, Any] = {}
+    for item in values:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE", ctx=ctx, param=param)
+        try:
+            options[key] = json.loads(text)
+        except json.JSONDecodeError:
+            options[key] = text
+    return options
+
+
+def storage_options_option(flag: str, name: str, what: str) -> Callable[[F], F]:
+    """``flag KEY=VALUE`` (repeatable): options for ``what`` behind a URL, as ``name``."""
+    return click.option(
+        flag,
+        name,
+        multiple=True,
+        metavar="KEY=VALUE",
+        callback=_storage_options,
+        help=f"An option for {what} behind a URL (obstore's keys, e.g. skip_signature=true, "
+        "region=us-west-2, aws_endpoint=http://...; JSON for nested ones: "
+        """client_options='{"timeout": "5 min"}'); repeat it for several.""",
+    )
 
 
 progress_option = click.option(
@@ -174,10 +207,11 @@ class ClimaflowGroup(click.Group):
             return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
-        except (KeyError, ValueError, OSError, RuntimeError) as error:
+        except (KeyError, ValueError, OSError, RuntimeError, ObjectStoreError) as error:
             if ctx.meta.get(_LOG_LEVEL_KEY) == "debug":
                 raise
             message = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
+            message = message.strip().splitlines()[0]  # obstore adds its debug dump
             raise click.ClickException(
                 f"{message} (add --log-level debug to the command for the traceback)"
             ) from None

@@ -1,8 +1,8 @@
 """A loopback HTTP server for a private bucket: it wants a bearer token and takes writes.
 
 ``GET`` and ``HEAD`` answer the files under a directory (``Range`` requests too), ``PUT``
-writes one (its directories are created) and ``DELETE`` removes one, like the WebDAV server
-obstore's ``HTTPStore`` reads and writes. Any request without ``Authorization: Bearer {token}`` is answered 401.
+writes one (its directories are created), ``DELETE`` removes one and ``PROPFIND`` lists a
+folder, like the WebDAV server obstore's ``HTTPStore`` reads, writes and lists. Any request without ``Authorization: Bearer {token}`` is answered 401.
 Every request is recorded with the ``Authorization`` header it carried.
 """
 
@@ -10,10 +10,11 @@ import asyncio
 import socket
 import threading
 from dataclasses import dataclass
+from email.utils import formatdate
 from pathlib import Path
 from types import TracebackType
 from typing import Self
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 from aiohttp import hdrs, web
 
@@ -89,9 +90,38 @@ class TokenServer:
             return web.Response(status=204)
         if request.method in (hdrs.METH_GET, hdrs.METH_HEAD) and target.is_file():
             return web.FileResponse(target)
+        if request.method == "PROPFIND":
+            return self._listing(request, target)
         return web.Response(
             status=404 if request.method in (hdrs.METH_GET, hdrs.METH_HEAD) else 405
         )
+
+    def _listing(self, request: web.Request, target: Path) -> web.Response:
+        """A WebDAV ``PROPFIND`` (depth 1) answer listing the files and folders of ``target``,
+        as obstore's ``HTTPStore`` lists a prefix."""
+        if not target.is_dir():
+            return web.Response(status=404)
+        entries = []
+        for path in [target, *sorted(target.iterdir())]:
+            href = (
+                "/" + str(path.relative_to(self.root)).strip(".") + ("/" if path.is_dir() else "")
+            )
+            stat = path.stat()
+            kind = (
+                "<D:resourcetype><D:collection/></D:resourcetype>"
+                if path.is_dir()
+                else (f"<D:resourcetype/><D:getcontentlength>{stat.st_size}</D:getcontentlength>")
+            )
+            modified = formatdate(stat.st_mtime, usegmt=True)
+            entries.append(
+                f"<D:response><D:href>{quote(href.replace('//', '/'))}</D:href><D:propstat><D:prop>"
+                f"{kind}<D:getlastmodified>{modified}</D:getlastmodified></D:prop>"
+                "<D:status>HTTP/1.1 200 OK</D:status></D:propstat></D:response>"
+            )
+        body = (
+            f'<?xml version="1.0"?><D:multistatus xmlns:D="DAV:">{"".join(entries)}</D:multistatus>'
+        )
+        return web.Response(status=207, body=body.encode(), content_type="application/xml")
 
     async def _record(self, request: web.Request, response: web.StreamResponse) -> None:
         self.requests.append(

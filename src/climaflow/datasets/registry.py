@@ -88,8 +88,11 @@ class DatasetIntegration:
         return dataclasses.replace(template, attrs=attrs)
 
 
-def stored_template_options(store: StoreLike) -> dict[str, str]:
-    """The ``-o KEY=VALUE`` options the store at ``store`` was made with.
+def stored_template_options(
+    store: StoreLike, storage_options: Mapping[str, Any] | None = None
+) -> dict[str, str]:
+    """The ``-o KEY=VALUE`` options the store at ``store`` was made with (``storage_options``
+    open it when it is a URL).
 
     Raises
     ------
@@ -99,7 +102,7 @@ def stored_template_options(store: StoreLike) -> dict[str, str]:
         When the store does not record them (made from Python, or by an older climaflow):
         rebuilding its template from defaults could write another model's data into it.
     """
-    opened = open_store(store)
+    opened = open_store(store, storage_options=storage_options)
     if not store_exists(opened):
         raise FileNotFoundError(f"no Zarr store at {store}: create it with `climaflow reformat`")
     options = zarr.open_group(opened, mode="r").attrs.get(TEMPLATE_OPTIONS_ATTR)

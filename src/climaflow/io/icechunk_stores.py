@@ -181,10 +181,10 @@ class IcechunkRun:
 
 
 def _storage(url: str, storage_options: Mapping[str, Any] | None) -> icechunk.Storage:
+    """The repository's storage; ``storage_options`` do not apply to a local one (as for a
+    local Zarr store, they are unused)."""
     if not url.startswith(SCHEME):
         raise ValueError(f"{url} is not an Icechunk URL ({SCHEME}PATH)")
-    if storage_options:
-        raise ValueError(f"storage options {sorted(storage_options)} do not apply to {url}")
     module = _icechunk()
     storage: icechunk.Storage = module.local_filesystem_storage(
         os.path.abspath(repository_location(url))

@@ -218,7 +218,9 @@ def list_objects(url: str, *, storage_options: Mapping[str, Any] | None = None) 
         return []
     with reported_as_download_error(url):
         listed = obstore.list_with_delimiter(open_prefix(url, storage_options))["objects"]
-    return sorted(f"{url.rstrip('/')}/{meta['path']}" for meta in listed)
+    # An HTTP (WebDAV) store lists paths from the server's root, not from the URL's path.
+    root = urlsplit(url).path.strip("/") + "/" if urlsplit(url).scheme in ("http", "https") else ""
+    return sorted(f"{url.rstrip('/')}/{meta['path'].removeprefix(root)}" for meta in listed)
 
 
 def _get(location: ObjectLocation, options: obstore.GetOptions | None = None) -> obstore.GetResult:

@@ -20,6 +20,7 @@ from climaflow.cli_common import (
     cluster_options,
     progress_option,
     run_cluster,
+    storage_options_option,
 )
 from climaflow.normals.archive import archive_model_names
 from climaflow.normals.outcomes import Status
@@ -110,6 +111,7 @@ _REQUIRED = ("input", "output", "model", "variables")
     show_default=True,
     help="Last year taken from historical files in hybrid windows.",
 )
+@storage_options_option("--storage-option", "storage_options", "the input archive")
 @cluster_options
 @progress_option
 @click.pass_context
@@ -219,6 +221,7 @@ def _config(settings: Mapping[str, Any]) -> NormalsConfig:
             batch_size=settings["batch_size"],
             last_historical_year=int(settings["last_historical_year"]),
             output_format=settings["output_format"],
+            storage_options=dict(settings["storage_options"]) or None,
         )
     except ValueError as error:
         raise click.UsageError(str(error)) from error

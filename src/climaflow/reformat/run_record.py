@@ -65,10 +65,17 @@ def write_run_record(
     return name
 
 
-def read_run_records(store: StoreLike) -> list[dict[str, Any]]:
-    """Every complete run record of ``store``, oldest first."""
+def read_run_records(
+    store: StoreLike, *, storage_options: Mapping[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """Every complete run record of ``store``, oldest first (``storage_options``: the
+    store's, see :func:`climaflow.io.read_bytes`)."""
     location = runs_location(store)
     if location is None:
         return []
-    names = [name for name in list_objects(location) if name.endswith(".json")]
-    return [json.loads(read_bytes(name)) for name in names]
+    names = [
+        name
+        for name in list_objects(location, storage_options=storage_options)
+        if name.endswith(".json")
+    ]
+    return [json.loads(read_bytes(name, storage_options=storage_options)) for name in names]

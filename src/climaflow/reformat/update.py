@@ -89,7 +89,7 @@ def update(
             f"end {end} is before the end of the store at {store} ({length} values of "
             f"{template.append_dim}): update only extends a store"
         )
-    records = read_run_records(store)
+    records = read_run_records(store, storage_options=store_storage_options)
     if data_vars is None:
         recorded = {name for record in records for name in record.get("variables", [])}
         data_vars = [var.name for var in template.data_vars if var.name in recorded] or None

@@ -15,6 +15,7 @@ import math
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -129,6 +130,7 @@ def verify_store(
     max_age: np.timedelta64 | None = None,
     now: np.datetime64 | None = None,
     show_progress: bool = False,
+    storage_options: Mapping[str, Any] | None = None,
 ) -> StoreReport:
     """Check every shard of every data variable that the store's runs wrote.
 
@@ -144,15 +146,19 @@ def verify_store(
         The time ``max_age`` counts from (default: now, UTC).
     show_progress
         Show the checks' progress (:func:`climaflow.progress.show_task_progress`).
+    storage_options
+        Options for opening ``store`` and its run records when it is a URL (see
+        :func:`climaflow.io.open_store`); the checks on the workers use them too.
     """
-    with xr.open_zarr(open_store(store), chunks=None) as ds:
+    options = dict(storage_options or {})
+    with xr.open_zarr(open_store(store, storage_options=options), chunks=None) as ds:
         names = list(ds.data_vars)
         append_dim = str(ds.attrs.get("append_dim") or next(iter(ds[names[0]].dims)))
         dims = {name: tuple(str(d) for d in ds[name].dims) for name in names}
         append_values = ds[append_dim].values
     labels = [append_label(value) for value in append_values]
-    written = written_positions(store, len(labels))
-    group = zarr.open_group(open_store(store), mode="r")
+    written = written_positions(store, len(labels), storage_options=options)
+    group = zarr.open_group(open_store(store, storage_options=options), mode="r")
     tasks: dict[Hashable, Any] = {}
     for name in names:
         array = group[name]
@@ -163,7 +169,13 @@ def verify_store(
         for index in itertools.product(*grid):
             span = slice(index[axis] * block[axis], (index[axis] + 1) * block[axis])
             if written[span].any():
-                tasks[(f"verify-{name}", *index)] = (_check_shard, store, name, index, axis)
+                tasks[(f"verify-{name}", *index)] = (
+                    partial(_check_shard, storage_options=options),
+                    store,
+                    name,
+                    index,
+                    axis,
+                )
     keys = list(tasks)
     if client is not None:
         futures = client.get(tasks, keys, sync=False)
@@ -171,10 +183,10 @@ def verify_store(
             show_task_progress(futures)
         checks: Sequence[ShardCheck] = client.gather(futures)
     else:
-        checks = [_check_shard(*tasks[key][1:]) for key in keys]
+        checks = [tasks[key][0](*tasks[key][1:]) for key in keys]
 
     reports = {name: _variable_report(name, checks, written, labels) for name in names}
-    failed_files = unresolved_failures(store)
+    failed_files = unresolved_failures(store, storage_options=options)
     for report in reports.values():
         report.empty_because = _failures_at(report, failed_files, append_dim)
     checked = None
@@ -233,10 +245,12 @@ def _failures_at(
     return found
 
 
-def written_positions(store: StoreLike, length: int) -> np.ndarray:
+def written_positions(
+    store: StoreLike, length: int, *, storage_options: Mapping[str, Any] | None = None
+) -> np.ndarray:
     """Which append-dim positions the store's recorded runs wrote (all, without records)."""
     written = np.zeros(length, dtype=bool)
-    records = read_run_records(store)
+    records = read_run_records(store, storage_options=storage_options)
     for record in records:
         for region in record.get("regions", []):
             start, stop = (
@@ -283,8 +297,15 @@ def _as_datetime64(value: Any) -> np.datetime64 | None:
         return None
 
 
-def _check_shard(store: StoreLike, name: str, index: tuple[int, ...], axis: int) -> ShardCheck:
-    array = zarr.open_array(open_store(store), path=name, mode="r")
+def _check_shard(
+    store: StoreLike,
+    name: str,
+    index: tuple[int, ...],
+    axis: int,
+    *,
+    storage_options: Mapping[str, Any],
+) -> ShardCheck:
+    array = zarr.open_array(open_store(store, storage_options=storage_options), path=name, mode="r")
     block = array.shards or array.chunks
     key = f"{name}/{array.metadata.encode_chunk_key(index)}"
     if not sync(array.store.exists(key)):
@@ -309,10 +330,12 @@ def _check_shard(store: StoreLike, name: str, index: tuple[int, ...], axis: int)
     )
 
 
-def unresolved_failures(store: StoreLike) -> list[Mapping[str, Any]]:
+def unresolved_failures(
+    store: StoreLike, *, storage_options: Mapping[str, Any] | None = None
+) -> list[Mapping[str, Any]]:
     """Files that failed in a recorded run and did not succeed in a later one."""
     latest: dict[tuple[str, str], Mapping[str, Any]] = {}
-    for record in read_run_records(store):
+    for record in read_run_records(store, storage_options=storage_options):
         for file in record.get("files", []):
             latest[(file.get("variable", ""), file["url"])] = file
     return [f for f in latest.values() if f["status"] != "succeeded"]
