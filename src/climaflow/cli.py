@@ -85,8 +85,8 @@ def datasets() -> None:
 @click.option(
     "--store",
     required=True,
-    help="Zarr v3 store to write or extend: a path, a URL (s3://, gs://...) or a local "
-    "Icechunk repository (icechunk://PATH; one commit per run).",
+    help="Zarr v3 store to write or extend: a path, a URL (s3://, gs://...) or an Icechunk "
+    "repository (icechunk://PATH, icechunk+s3://BUCKET/PREFIX; one commit per run).",
 )
 @click.option("--start", required=True, help="First append-dim value, e.g. 2024-01-01T00.")
 @click.option("--end", required=True, help="End of the store's append dim (exclusive).")

@@ -260,3 +260,40 @@ def test_killed_runs_leave_the_last_commit_and_update_completes(client, tmp_path
     assert reader.lengths == {2 * 365, 8 * 365}
     assert verify_store(url, client).ok
     xr.testing.assert_identical(open_main(repo).load(), xr.open_zarr(clean).load())
+
+
+def test_a_repository_in_s3_and_a_zarr_store_in_s3_hold_the_same_values(client, archive, tmp_path):
+    """``icechunk+s3://`` and ``s3://`` on a loopback S3 server, opened with the same obstore
+    options: same values as a local store, one commit per run, run records beside them."""
+    from climaflow.io.icechunk_stores import open_repository
+    from tests.s3_server import serve_s3
+
+    run = {"client": client, "source_root": archive, "download_dir": tmp_path / "dl"}
+    template = ExampleTemplate()
+    local = tmp_path / "local.zarr"
+    reformat(template, ExampleRegionJob, local, start=START, end=START + 8 * DAY, **run)
+    expected = xr.open_zarr(local).load()
+    with serve_s3() as options:
+        repo_url, zarr_url = "icechunk+s3://climaflow-test/repo", "s3://climaflow-test/plain.zarr"
+        for url in (repo_url, zarr_url):
+            reformat(
+                template, ExampleRegionJob, url, start=START, end=START + 8 * DAY,
+                store_storage_options=options, **run,
+            )  # fmt: skip
+            records = read_run_records(url, storage_options=options)
+            assert [r["published_end"][:19] for r in records] == ["2000-01-09T00:00:00"], url
+            assert verify_store(url, client, storage_options=options).ok, url
+            idle = update(template, ExampleRegionJob, url, end=START + 8 * DAY,
+                          store_storage_options=options, **run)  # fmt: skip
+            assert idle.jobs == [], url
+        repository_store = open_repository(repo_url, options).readonly_session("main").store
+        xr.testing.assert_identical(xr.open_zarr(repository_store).load(), expected)
+        xr.testing.assert_identical(
+            xr.open_zarr(open_store(zarr_url, storage_options=options)).load(), expected
+        )
+        ancestry = list(open_repository(repo_url, options).ancestry(branch="main"))
+        assert [s.message.split(":")[0] for s in ancestry] == [
+            "climaflow reformat example", "climaflow", "Repository initialized"
+        ]  # fmt: skip
+        (repository_record,) = read_run_records(repo_url, storage_options=options)
+        assert repository_record["snapshot_id"] == ancestry[0].id

@@ -1,7 +1,11 @@
 """Icechunk repositories as output stores (the ``icechunk`` extra).
 
 ``icechunk://PATH`` names a repository on a filesystem (shared by the client and the workers
-of a cluster). Readers open the tip of the ``main`` branch.
+of a cluster), ``icechunk+s3://BUCKET/PREFIX`` one in S3 or an S3-compatible store, opened
+with the same ``storage_options`` as an ``s3://`` Zarr store (obstore's keys:
+``aws_endpoint``, ``region``, ``access_key_id``, ``secret_access_key``, ``token``,
+``skip_signature``, ``client_options={"allow_http": True}``; credentials come from the
+environment when none are given). Readers open the tip of the ``main`` branch.
 
 A run writes through one writable session on ``main`` (:class:`IcechunkRun`): each task
 writes into a private fork of it and returns the fork with its result; the run merges the
@@ -29,6 +33,24 @@ if TYPE_CHECKING:
     import icechunk
 
 SCHEME = "icechunk://"
+S3_SCHEME = "icechunk+s3://"
+#: obstore's S3 option keys, as :func:`icechunk.s3_storage` names them.
+_S3_OPTIONS = {
+    "aws_endpoint": "endpoint_url",
+    "aws_endpoint_url": "endpoint_url",
+    "endpoint": "endpoint_url",
+    "endpoint_url": "endpoint_url",
+    "region": "region",
+    "aws_region": "region",
+    "access_key_id": "access_key_id",
+    "aws_access_key_id": "access_key_id",
+    "secret_access_key": "secret_access_key",
+    "aws_secret_access_key": "secret_access_key",
+    "token": "session_token",
+    "session_token": "session_token",
+    "aws_session_token": "session_token",
+    "skip_signature": "anonymous",
+}
 BRANCH = "main"
 
 
@@ -40,11 +62,13 @@ def is_icechunk_url(store: object) -> TypeGuard[str | os.PathLike[str]]:
     """Whether ``store`` is a string or path naming an Icechunk repository."""
     if not isinstance(store, str | os.PathLike):
         return False
-    return os.fspath(store).startswith(SCHEME)
+    return os.fspath(store).startswith((SCHEME, S3_SCHEME))
 
 
 def repository_location(url: str) -> str:
-    """The directory of the repository at ``url``."""
+    """Where the repository at ``url`` is: a directory, or ``s3://BUCKET/PREFIX``."""
+    if url.startswith(S3_SCHEME):
+        return "s3://" + url.removeprefix(S3_SCHEME)
     return url.removeprefix(SCHEME)
 
 
@@ -181,15 +205,46 @@ class IcechunkRun:
 
 
 def _storage(url: str, storage_options: Mapping[str, Any] | None) -> icechunk.Storage:
-    """The repository's storage; ``storage_options`` do not apply to a local one (as for a
-    local Zarr store, they are unused)."""
-    if not url.startswith(SCHEME):
-        raise ValueError(f"{url} is not an Icechunk URL ({SCHEME}PATH)")
+    """The repository's storage. ``storage_options`` do not apply to a local repository (as
+    for a local Zarr store, they are unused); for S3 they are obstore's keys (see above).
+
+    Raises
+    ------
+    ValueError
+        For a URL of another scheme, or S3 options Icechunk does not take.
+    """
     module = _icechunk()
-    storage: icechunk.Storage = module.local_filesystem_storage(
-        os.path.abspath(repository_location(url))
+    if url.startswith(SCHEME):
+        local: icechunk.Storage = module.local_filesystem_storage(
+            os.path.abspath(repository_location(url))
+        )
+        return local
+    if not url.startswith(S3_SCHEME):
+        raise ValueError(f"{url} is not an Icechunk URL ({SCHEME}PATH or {S3_SCHEME}BUCKET/PREFIX)")
+    bucket, _, prefix = url.removeprefix(S3_SCHEME).partition("/")
+    s3: icechunk.Storage = module.s3_storage(
+        bucket=bucket, prefix=prefix.strip("/"), **_s3_arguments(url, storage_options or {})
     )
-    return storage
+    return s3
+
+
+def _s3_arguments(url: str, storage_options: Mapping[str, Any]) -> dict[str, Any]:
+    """:func:`icechunk.s3_storage`'s keyword arguments for obstore's S3 ``storage_options``."""
+    options = dict(storage_options)
+    client_options = dict(options.pop("client_options", {}))
+    virtual_hosted = str(options.pop("virtual_hosted_style_request", "false")).lower() == "true"
+    options.pop("retry_config", None)  # Icechunk retries with its own settings
+    unknown = sorted(set(options) - set(_S3_OPTIONS))
+    if unknown:
+        raise ValueError(f"{url}: storage options {', '.join(unknown)} do not apply to Icechunk")
+    arguments: dict[str, Any] = {_S3_OPTIONS[key]: value for key, value in options.items()}
+    if "anonymous" in arguments:
+        arguments["anonymous"] = str(arguments["anonymous"]).lower() == "true"
+    if not arguments.get("anonymous") and "access_key_id" not in arguments:
+        arguments["from_env"] = True
+    arguments["allow_http"] = str(client_options.get("allow_http", "false")).lower() == "true"
+    arguments["force_path_style"] = not virtual_hosted
+    return arguments
 
 
 def _icechunk() -> Any:
