@@ -11,7 +11,9 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = "<!-- runs in the tests (tests/test_docs.py) -->"
 BLOCK = re.compile(r"(?P<marker><!--[^\n]*-->\n)?```python\n(?P<code>.*?)```", re.S)
-STARTS_A_CLUSTER = re.compile(r"\bClient\(\)|\bLocalCluster\(|\bcluster_client\((\)|dashboard)")
+#: Calls that start worker processes here (a Client or cluster_client given an address does not).
+STARTS_A_CLUSTER = re.compile(r"\b(Client|cluster_client)\((?!\s*[\"'])|\bLocalCluster\(")
+GUARD = 'if __name__ == "__main__":'
 
 
 def examples() -> list[tuple[str, str, bool]]:
@@ -45,8 +47,9 @@ def test_an_example_s_names_resolve(where, code, runs):
 
 @pytest.mark.parametrize(("where", "code", "runs"), EXAMPLES, ids=[e[0] for e in EXAMPLES])
 def test_an_example_that_starts_a_cluster_guards_it(where, code, runs):
-    if STARTS_A_CLUSTER.search(code):
-        assert 'if __name__ == "__main__":' in code, (
+    guard = code.find(GUARD)
+    for start in STARTS_A_CLUSTER.finditer(code):
+        assert 0 <= guard < start.start(), (
             f"{where} starts worker processes outside a __main__ guard: as a script it would "
             "start them again in every worker"
         )

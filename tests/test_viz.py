@@ -67,6 +67,17 @@ def test_normal_map(options, title, expected):
     assert ax.figure.axes[1].get_ylabel() == "tas (K)"  # the colour bar
 
 
+def test_month_means_need_only_the_day_of_year():
+    """Normals from the Python API have no ``time`` coordinate; 360-day years have 30-day
+    months."""
+    data = normal()["tas"].drop_vars("time")
+    ax = viz.normal_map(data, month=2)
+    np.testing.assert_allclose(mesh_values(ax), data.values[0, 31:59].mean(axis=0), rtol=1e-6)
+    short = data.isel(dayofyear=slice(0, 360)).assign_coords(dayofyear=np.arange(1, 361))
+    ax = viz.normal_map(short, month=12)
+    np.testing.assert_allclose(mesh_values(ax), short.values[0, 330:360].mean(axis=0), rtol=1e-6)
+
+
 def test_normal_difference_is_centred_on_zero():
     first, second = normal(1990)["tas"], normal(2050, offset=2.0)["tas"]
     ax = viz.normal_difference(first, second, dayofyear=10)
@@ -91,6 +102,8 @@ def test_annual_cycle_of_the_region_and_of_a_point():
     ax = viz.annual_cycle(data, lat=41, lon=268)
     np.testing.assert_array_equal(ax.lines[0].get_ydata(), values[:, 1, 2])
     assert ax.get_title() == "tas normal of 2015, at 40.00°N 270.00°E"
+    ax = viz.annual_cycle(data, lat=41, lon=-92)  # 268 °E, in the other convention
+    np.testing.assert_array_equal(ax.lines[0].get_ydata(), values[:, 1, 2])
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("day of year", "tas (K)")
 
 
@@ -99,6 +112,8 @@ def test_forecast_map_and_lead_series():
     ax = viz.forecast_map(ds, "t2m", lead_time=2)
     np.testing.assert_array_equal(mesh_values(ax), ds["t2m"].values[-1, 2])
     assert ax.get_title() == "t2m at 2024-01-01T06:00 +2 h"
+    ax = viz.forecast_map(ds, "t2m", time="2024-01-01T00", lead_time=1)
+    np.testing.assert_array_equal(mesh_values(ax), ds["t2m"].values[0, 1])
 
     ax = viz.lead_series(ds, "t2m", lat=58, lon=-100)  # -100 °E is 260 °E
     x, y = ax.lines[0].get_data()
@@ -128,7 +143,10 @@ def test_climaflow_plot_writes_pngs_and_names_bad_variables(tmp_path):
             str(tmp_path / "n2015.nc"),
         ],
         [str(tmp_path / "f.zarr"), "--lead", "1"],
+        [str(tmp_path / "f.zarr"), "--time", "2024-01-01T00", "--lead", "1"],
         [str(tmp_path / "f.zarr"), "--kind", "leads", "--point", "40,-100"],
+        [str(tmp_path / "f.zarr"), "--kind", "leads", "--point", "40,-100", "--time", "2024-01-01"],
+        [str(tmp_path / "n2015.nc"), "--kind", "cycle", "--point", "40,-100"],
     ]
     for i, args in enumerate(runs):
         output = tmp_path / f"{i}.png"

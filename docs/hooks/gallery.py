@@ -8,20 +8,27 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
+from mkdocs.structure.files import File, Files
 
-GALLERY = Path(__file__).resolve().parent.parent / "gallery"
 
-
-def on_pre_build(config: Any) -> None:
+def on_files(files: Files, config: Any) -> Files:
+    """Draw the plots in a temporary directory and add them to the site as
+    ``gallery/*.png`` (nothing is written into the docs' sources)."""
     import matplotlib
 
     matplotlib.use("Agg")
     with tempfile.TemporaryDirectory(prefix="climaflow-gallery-") as work:
-        _normals_plots(Path(work))
-        _forecast_plots(Path(work))
+        folder = Path(work) / "gallery"
+        _normals_plots(Path(work), folder)
+        _forecast_plots(Path(work), folder)
+        for image in sorted(folder.glob("*.png")):
+            files.append(
+                File.generated(config, f"gallery/{image.name}", content=image.read_bytes())
+            )
+    return files
 
 
-def _normals_plots(work: Path) -> None:
+def _normals_plots(work: Path, gallery: Path) -> None:
     from climaflow import viz
     from climaflow.normals import daily_normals, get_region
     from climaflow.testing.nex_gddp_archive import write_synthetic_nex_gddp_archive
@@ -42,26 +49,15 @@ def _normals_plots(work: Path) -> None:
         normals = daily_normals(daily.tas.load(), [1984, 2014]).rename("tas")
         daily.close()
     normals.attrs["units"] = "K"
-    days = normals["dayofyear"].values
-    normals = normals.assign_coords(
-        time=(("target_year", "dayofyear"), np.array([_noleap_days(days)] * 2))
-    )
-    viz.save(viz.normal_map(normals, month=7), GALLERY / "normal-map-july.png")
-    viz.save(viz.annual_cycle(normals), GALLERY / "normal-annual-cycle.png")
+    viz.save(viz.normal_map(normals, month=7), gallery / "normal-map-july.png")
+    viz.save(viz.annual_cycle(normals), gallery / "normal-annual-cycle.png")
     viz.save(
         viz.normal_difference(normals.sel(target_year=[1984]), normals.sel(target_year=[2014])),
-        GALLERY / "normal-difference.png",
+        gallery / "normal-difference.png",
     )
 
 
-def _noleap_days(days: np.ndarray) -> list[Any]:
-    import cftime
-
-    first = cftime.DatetimeNoLeap(2000, 1, 1, 12)
-    return [first + np.timedelta64(int(day) - 1, "D") for day in days]
-
-
-def _forecast_plots(work: Path) -> None:
+def _forecast_plots(work: Path, gallery: Path) -> None:
     from distributed import Client, LocalCluster
 
     from climaflow import viz
@@ -94,8 +90,8 @@ def _forecast_plots(work: Path) -> None:
             download_dir=work / "downloads",
         )
     store = xr.open_zarr(work / "gfs.zarr")
-    viz.save(viz.forecast_map(store, "temperature_2m", lead_time=6), GALLERY / "forecast-map.png")
+    viz.save(viz.forecast_map(store, "temperature_2m", lead_time=6), gallery / "forecast-map.png")
     viz.save(
         viz.lead_series(store, "temperature_2m", lat=40, lon=-105),
-        GALLERY / "forecast-lead-series.png",
+        gallery / "forecast-lead-series.png",
     )

@@ -27,16 +27,19 @@ def comma_list(value: str | None) -> list[str] | None:
 def _storage_options(
     ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
 ) -> dict[str, Any]:
-    """``KEY=VALUE`` pairs as a dict; a value that parses as JSON is taken as JSON (so nested
-    options can be given: ``client_options={"timeout": "5 min"}``), any other as text."""
+    """``KEY=VALUE`` pairs as a dict of text values, except JSON objects for nested options
+    (``client_options={"timeout": "5 min"}``); a key or secret of digits stays text."""
     options: dict[str, Any] = {}
     for item in values:
         key, sep, text = item.partition("=")
         if not sep or not key:
             raise click.BadParameter(f"{item!r} is not KEY=VALUE", ctx=ctx, param=param)
-        try:
-            options[key] = json.loads(text)
-        except json.JSONDecodeError:
+        if text.lstrip().startswith("{"):
+            try:
+                options[key] = json.loads(text)
+            except json.JSONDecodeError as error:
+                raise click.BadParameter(f"{key}: {error}", ctx=ctx, param=param) from None
+        else:
             options[key] = text
     return options
 
@@ -210,8 +213,9 @@ class ClimaflowGroup(click.Group):
         except (KeyError, ValueError, OSError, RuntimeError, ObjectStoreError) as error:
             if ctx.meta.get(_LOG_LEVEL_KEY) == "debug":
                 raise
-            message = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
-            message = message.strip().splitlines()[0]  # obstore adds its debug dump
+            message = str(error.args[0] if isinstance(error, KeyError) and error.args else error)
+            # The first line only: obstore adds its debug dump.
+            message = (message.strip().splitlines() or [type(error).__name__])[0]
             raise click.ClickException(
                 f"{message} (add --log-level debug to the command for the traceback)"
             ) from None

@@ -56,7 +56,14 @@ def show_task_progress(futures: Sequence[Future[Any]], *, stream: TextIO | None 
         widget = progress(futures, notebook=True, multi=True, group_by=key_split_group)
         display(widget)
         return widget
-    return TaskProgress(futures, stream=stream or sys.stderr)
+    bar = TaskProgress(futures, stream=stream or sys.stderr)
+    # Dask's progress stops at a failed task; a run that tolerates failures (normals'
+    # batches) goes on, and so does its progress, over what is left.
+    while getattr(bar, "status", None) == "error" and (
+        pending := [f for f in futures if not f.done()]
+    ):
+        bar = TaskProgress(pending, stream=stream or sys.stderr)
+    return bar
 
 
 class TaskProgress(MultiProgressBar):
@@ -67,7 +74,11 @@ class TaskProgress(MultiProgressBar):
 
     def __init__(self, futures: Sequence[Future[Any]], *, stream: TextIO) -> None:
         super().__init__(  # type: ignore[no-untyped-call]
-            futures, group_by=key_split_group, interval="200ms", complete=True
+            futures,
+            scheduler=futures[0].client.scheduler.address,  # the futures' own client's
+            group_by=key_split_group,
+            interval="200ms",
+            complete=True,
         )
         self.stream = stream
         self.interactive = stream.isatty()
@@ -106,7 +117,7 @@ class TaskProgress(MultiProgressBar):
         else:
             self._write_line(done, total, remaining, all)
         if kwargs["status"] == "error":
-            announce(f"a task failed: {kwargs.get('exception')!r}", stream=self.stream)
+            announce(f"task {kwargs.get('key')!r} failed; going on", stream=self.stream)
 
     def _write_line(
         self, done: int, total: int, remaining: Mapping[str, int], all: Mapping[str, int]

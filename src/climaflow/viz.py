@@ -12,13 +12,13 @@ file per target year, or a Zarr store of target years); reformatted stores are t
 
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 import xarray as xr
-
-if TYPE_CHECKING:
-    from matplotlib.axes import Axes
+from matplotlib.axes import Axes
 
 _LATITUDES = ("lat", "latitude")
 _LONGITUDES = ("lon", "longitude")
@@ -30,8 +30,8 @@ def normal_map(
     dayofyear: int | None = None,
     month: int | None = None,
     target_year: int | None = None,
-    ax: "Axes | None" = None,
-) -> "Axes":
+    ax: Axes | None = None,
+) -> Axes:
     """A map of a normal: one day of the year, a month's mean, or (default) the annual mean.
 
     ``target_year`` picks one of several (default: the only one, else the last).
@@ -47,8 +47,8 @@ def normal_difference(
     *,
     dayofyear: int | None = None,
     month: int | None = None,
-    ax: "Axes | None" = None,
-) -> "Axes":
+    ax: Axes | None = None,
+) -> Axes:
     """A map of ``second - first`` (e.g. the normals of two target years), on a diverging
     colour scale centred on zero."""
     a, when = _normal_field(first, dayofyear=dayofyear, month=month, target_year=None)
@@ -68,8 +68,8 @@ def annual_cycle(
     lat: float | None = None,
     lon: float | None = None,
     target_year: int | None = None,
-    ax: "Axes | None" = None,
-) -> "Axes":
+    ax: Axes | None = None,
+) -> Axes:
     """The normal's annual cycle at the grid cell nearest (``lat``, ``lon``), or (default)
     its area-weighted mean over the region (weights: cosine of latitude; NaN cells left out).
     """
@@ -78,7 +78,8 @@ def annual_cycle(
         raise ValueError("give both lat and lon, or neither (the region's mean)")
     lat_name, lon_name = _dim(series, _LATITUDES), _dim(series, _LONGITUDES)
     if lat is not None and lon is not None:
-        series = series.sel({lat_name: lat, lon_name: lon}, method="nearest")
+        longitude = _grid_longitude(series[lon_name].values, lon)
+        series = series.sel({lat_name: lat, lon_name: longitude}, method="nearest")
         where = f"at {float(series[lat_name]):.2f}°N {float(series[lon_name]):.2f}°E"
     else:
         latitudes = series[lat_name]
@@ -99,14 +100,14 @@ def forecast_map(
     *,
     time: Any | None = None,
     lead_time: Any | None = None,
-    ax: "Axes | None" = None,
-) -> "Axes":
+    ax: Axes | None = None,
+) -> Axes:
     """A map of ``variable`` of a reformatted store at ``time`` (its append dimension's value;
     default: the last) and, for forecasts, ``lead_time`` (a timedelta or hours; default: the
     first)."""
     data = dataset[variable]
     append_dim = str(dataset.attrs.get("append_dim") or data.dims[0])
-    data = data.sel({append_dim: time}) if time is not None else data.isel({append_dim: -1})
+    data = _at(data, append_dim, time)
     title = f"{variable} at {_label(data[append_dim].values)}"
     if "lead_time" in data.dims:
         data = data.isel(lead_time=0) if lead_time is None else data.sel(lead_time=_lead(lead_time))
@@ -121,14 +122,14 @@ def lead_series(
     lat: float,
     lon: float,
     init_time: Any | None = None,
-    ax: "Axes | None" = None,
-) -> "Axes":
+    ax: Axes | None = None,
+) -> Axes:
     """``variable`` of a forecast store against lead time at the grid cell nearest (``lat``,
     ``lon``), for ``init_time`` (default: the last)."""
-    data = dataset[variable]
-    data = data.sel(init_time=init_time) if init_time is not None else data.isel(init_time=-1)
+    data = _at(dataset[variable], "init_time", init_time)
     lat_name, lon_name = _dim(data, _LATITUDES), _dim(data, _LONGITUDES)
-    point = data.sel({lat_name: lat, lon_name: lon % 360}, method="nearest")
+    longitude = _grid_longitude(data[lon_name].values, lon)
+    point = data.sel({lat_name: lat, lon_name: longitude}, method="nearest")
     hours = point["lead_time"].values / np.timedelta64(1, "h")
     ax = ax if ax is not None else _new_axes()
     ax.plot(hours, point.values, marker=".")
@@ -141,7 +142,7 @@ def lead_series(
     return ax
 
 
-def save(ax: "Axes", path: str | Path) -> Path:
+def save(ax: Axes, path: str | Path) -> Path:
     """Write ``ax``'s figure to ``path`` (PNG at 100 dpi) and close it; return the path."""
     import matplotlib.pyplot as plt
 
@@ -156,15 +157,14 @@ def save(ax: "Axes", path: str | Path) -> Path:
 
 def open_output(path: str | Path) -> xr.Dataset:
     """A climaflow output for plotting: a normals NetCDF file, or a Zarr store (normals or
-    reformatted; ``icechunk://`` too)."""
+    reformatted; ``icechunk://`` too). Times decode as numpy datetimes where the calendar
+    allows, else as cftime dates (noleap, 360_day normals)."""
     from climaflow.io.stores import open_store
 
     text = str(path)
     if text.endswith(".nc"):
-        return xr.open_dataset(text, decode_times=xr.coders.CFDatetimeCoder(use_cftime=True))
-    dataset: xr.Dataset = xr.open_zarr(
-        open_store(text), decode_times=xr.coders.CFDatetimeCoder(use_cftime=True)
-    )
+        return xr.open_dataset(text)
+    dataset: xr.Dataset = xr.open_zarr(open_store(text))
     return dataset
 
 
@@ -182,12 +182,22 @@ def _normal_field(
     if dayofyear is not None:
         return one.sel(dayofyear=dayofyear), f"day {dayofyear}"
     if month is not None:
-        months = np.array([day.month for day in np.ravel(one["time"].values)])
-        if not (months == month).any():
-            raise ValueError(f"month {month} is not in the normal")
+        if not 1 <= month <= 12:
+            raise ValueError(f"month {month} is not 1-12")
+        months = _months(one["dayofyear"].values)
         field = one.isel(dayofyear=np.flatnonzero(months == month)).mean("dayofyear")
         return field, f"{_MONTHS[month - 1]} mean"
     return one.mean("dayofyear"), "annual mean"
+
+
+def _months(days: np.ndarray) -> np.ndarray:
+    """The month of each day of the year: 30-day months for a 360-day year, else the months
+    of a 365-day (noleap) or 366-day year."""
+    if len(days) == 360:
+        return (days - 1) // 30 + 1
+    lengths = [31, 29 if len(days) == 366 else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+    month_of_day: np.ndarray = np.repeat(np.arange(1, 13), lengths)
+    return np.asarray(month_of_day[days - 1])
 
 
 def _one_target(normal: xr.DataArray, target_year: int | None) -> xr.DataArray:
@@ -204,7 +214,7 @@ def _target_year(normal: xr.DataArray, target_year: int | None) -> int:
     return int(np.ravel(normal["target_year"].values)[-1])
 
 
-def _map(field: xr.DataArray, title: str, ax: "Axes | None", **style: Any) -> "Axes":
+def _map(field: xr.DataArray, title: str, ax: Axes | None, **style: Any) -> Axes:
     lat_name, lon_name = _dim(field, _LATITUDES), _dim(field, _LONGITUDES)
     field = field.transpose(lat_name, lon_name)
     ax = ax if ax is not None else _new_axes(geographic=True)
@@ -228,9 +238,7 @@ def _map(field: xr.DataArray, title: str, ax: "Axes | None", **style: Any) -> "A
     return ax
 
 
-def _new_axes(*, geographic: bool = False) -> "Axes":
-    import matplotlib.pyplot as plt
-
+def _new_axes(*, geographic: bool = False) -> Axes:
     projection = _plate_carree() if geographic else None
     figure = plt.figure(figsize=(9, 5) if geographic else (8, 4))
     axes: Axes = figure.add_subplot(projection=projection)
@@ -255,6 +263,23 @@ def _coastlines(ax: Any) -> None:
         warnings.warn(f"no coastlines ({error})", stacklevel=3)
         return
     ax.coastlines(linewidth=0.6)
+
+
+def _at(data: xr.DataArray, dim: str, value: Any | None) -> xr.DataArray:
+    """``data`` at ``value`` of ``dim`` (text parsed as a time on a time axis; exact); the
+    last value when ``value`` is ``None``."""
+    if value is None:
+        return data.isel({dim: -1})
+    if np.issubdtype(data[dim].dtype, np.datetime64):
+        value = pd.Timestamp(value).to_datetime64()
+    return data.sel({dim: value})
+
+
+def _grid_longitude(longitudes: np.ndarray, lon: float) -> float:
+    """``lon`` in the grid's convention: 0..360 when its longitudes pass 180, else -180..180."""
+    if float(np.max(longitudes)) > 180:
+        return lon % 360
+    return (lon + 180) % 360 - 180
 
 
 def _dim(data: xr.DataArray, names: tuple[str, ...]) -> str:

@@ -166,7 +166,8 @@ def test_missing_inputs_are_a_clear_error(tmp_path, client):
     [
         (
             ("--scenario", "ssp999"),
-            "no input for variable 'tas' and scenario ssp999 in NEX-GDDP-CMIP6 archive",
+            "no input for scenario ssp999 in {archive} for NorESM2-LM tas in the years needed "
+            "(inputs found for: historical); check the scenario's name",
         ),
         (("--model", "NoSuchModel"), f"is not listed in {{archive}} (it has: {MODEL})"),
         (("--variables", "tasx"), "no input for variable 'tasx'"),
@@ -187,3 +188,36 @@ def test_a_request_the_archive_cannot_serve_fails_before_a_cluster_starts(
     assert message.format(archive=archive) in result.output
     assert "Cluster:" not in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_a_scenario_one_model_lacks_leaves_out_that_model_s_targets_only(tmp_path, client):
+    """Hybrid 2016 normals of two scenarios: GFDL-ESM4 has no ssp245 files. Its ssp245
+    target is left out as too few years (its window would be historical years only); every
+    other normal is written. No historical file for 2010 either: not a reason to refuse."""
+    grid = {"lat": np.array([20.5, 21.5]), "lon": np.array([200.5, 201.5]), "seed": 1}
+    for model, scenarios in (("NorESM2-LM", ("ssp245", "ssp585")), ("GFDL-ESM4", ("ssp585",))):
+        write_synthetic_nex_gddp_archive(
+            tmp_path / "in", model=model, years=range(2011, 2015), **grid
+        )
+        for scenario in scenarios:
+            write_synthetic_nex_gddp_archive(
+                tmp_path / "in", model=model, scenario=scenario, years=[2015, 2016], **grid
+            )
+    result = invoke(
+        "--input", str(tmp_path / "in"), "--output", str(tmp_path / "out"),
+        "--model", "NorESM2-LM,GFDL-ESM4", "--variables", "tas", "--regions", "HI",
+        "--scenario", "ssp245,ssp585", "--periods", "hybrid", "--target-years", "2016",
+        "--window", "7", "--min-years", "5", "--scheduler", client.scheduler.address,
+        "--no-progress",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    names = sorted(p.name for p in (tmp_path / "out").rglob("*.nc"))
+    assert names == [
+        "tas_GFDL-ESM4_HI_ssp585_2016_7yr_normal.nc",
+        "tas_NorESM2-LM_HI_ssp245_2016_7yr_normal.nc",
+        "tas_NorESM2-LM_HI_ssp585_2016_7yr_normal.nc",
+    ]
+    assert (
+        "too_few_years: GFDL-ESM4 tas HI ssp245 2016: none of its ssp245 years has an input file"
+        in result.output
+    )

@@ -30,6 +30,7 @@ from zarr.storage import LocalStore, ObjectStore, StorePath
 from climaflow.io.icechunk_stores import (
     IcechunkRun,
     is_fork_store,
+    is_icechunk_store,
     is_icechunk_url,
     read_store,
     repository_exists,
@@ -136,6 +137,11 @@ def open_run_output(
     Icechunk URL (created if absent), else a :class:`ZarrRunOutput`."""
     if is_icechunk_url(store):
         return IcechunkRun(os.fspath(store), storage_options)
+    if isinstance(store, Store) and is_icechunk_store(store):
+        raise ValueError(
+            "give the Icechunk repository's URL (icechunk://PATH or icechunk+s3://BUCKET/PREFIX), "
+            "not a session's store: a run opens its own session and commits it"
+        )
     return ZarrRunOutput(open_store(store, storage_options=storage_options), store)
 
 

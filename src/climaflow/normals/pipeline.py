@@ -61,6 +61,7 @@ from climaflow.normals.outcomes import (
     warn_masked_fills,
 )
 from climaflow.normals.output import OutputCheck, check_output, normal_dataset
+from climaflow.normals.periods import HISTORICAL
 from climaflow.normals.plan import NormalsConfig, NormalsPlan, TargetJob, plan_normals
 from climaflow.normals.zarr_output import check_target, prepare_normals_store
 from climaflow.progress import announce, count, show_task_progress
@@ -182,6 +183,16 @@ def _jobs_to_compute(
             summary.outcomes.append(
                 outcome_of(job, Status.SKIPPED_VALID, message="valid output exists")
             )
+        elif (scenario := _scenario_without_inputs(job)) is not None:
+            summary.outcomes.append(
+                outcome_of(
+                    job,
+                    Status.TOO_FEW_YEARS,
+                    left_out=missing_inputs(job),
+                    message=f"none of its {scenario} years has an input file: a normal of "
+                    "its other years would not be this scenario's",
+                )
+            )
         elif len(job.inputs) < config.min_years:
             summary.outcomes.append(
                 outcome_of(
@@ -195,6 +206,14 @@ def _jobs_to_compute(
         else:
             to_compute.append(job)
     return to_compute
+
+
+def _scenario_without_inputs(job: TargetJob) -> str | None:
+    """A scenario (not historical) the job's window takes years from, none of which has an
+    input file; ``None`` when there is none."""
+    needed = {source for source, _ in job.window.year_sources if source != HISTORICAL}
+    missing = needed - {year_input.scenario for year_input in job.inputs}
+    return min(missing) if missing else None
 
 
 def plan_run(config: NormalsConfig, *, show_progress: bool = False) -> NormalsPlan:

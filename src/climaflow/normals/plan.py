@@ -19,6 +19,7 @@ from climaflow.normals.compute import validate_window
 from climaflow.normals.output import NormalMetadata, normal_path
 from climaflow.normals.periods import (
     DEFAULT_PERIODS,
+    HISTORICAL,
     LAST_HISTORICAL_YEAR,
     Period,
     TargetWindow,
@@ -217,6 +218,7 @@ def plan_normals(config: NormalsConfig) -> NormalsPlan:
     grids: dict[tuple[str, str], InputGrid] = {}
     slices: dict[tuple[str, str, str], RegionSlices] = {}
     left_out: list[tuple[str, str, str]] = []
+    found: set[str] = set()
     for model in config.models:
         archive = open_archive(
             config.input,
@@ -230,7 +232,7 @@ def plan_normals(config: NormalsConfig) -> NormalsPlan:
                     source: archive.year_inputs(variable, source, years)
                     for source, years in needed.items()
                 }
-                _check_scenarios(archive, variable, inputs)
+                found.update(source for source, by_year in inputs.items() if by_year)
                 grid = grids[(model, variable)] = _inspect_first(
                     archive, variable, inputs, config.storage_options
                 )
@@ -245,6 +247,7 @@ def plan_normals(config: NormalsConfig) -> NormalsPlan:
                     _target_job(config, archive, model, variable, region, window, inputs)
                     for _, window in sorted(windows.items())
                 )
+    _check_scenarios(needed, found, config)
     return NormalsPlan(
         jobs=tuple(jobs), grids=grids, slices=slices, left_out_models=tuple(left_out)
     )
@@ -265,18 +268,15 @@ def _windows(config: NormalsConfig) -> dict[tuple[str, int], TargetWindow]:
     return windows
 
 
-def _check_scenarios(
-    archive: Archive, variable: str, inputs: Mapping[str, Mapping[int, YearInput]]
-) -> None:
-    """Raise ``FileNotFoundError`` naming the scenarios with no input at all: normals labelled
-    with a scenario the archive lacks would hold historical years only."""
-    empty = sorted(source for source, by_year in inputs.items() if not by_year)
-    if empty and any(inputs.values()):
-        available = sorted(source for source, by_year in inputs.items() if by_year)
+def _check_scenarios(needed: Iterable[str], found: set[str], config: NormalsConfig) -> None:
+    """Raise ``FileNotFoundError`` for a scenario no (model, variable) of the run has any
+    input for: a misspelt name, whose windows would otherwise be historical years only."""
+    missing = sorted(set(needed) - found - {HISTORICAL})
+    if missing and found:
         raise FileNotFoundError(
-            f"no input for variable {variable!r} and scenario {', '.join(empty)} in "
-            f"{archive.describe()} in the years needed (inputs found for: "
-            f"{', '.join(available)}); check the scenario's name"
+            f"no input for scenario {', '.join(missing)} in {config.input} for "
+            f"{', '.join(config.models)} {', '.join(config.variables)} in the years needed "
+            f"(inputs found for: {', '.join(sorted(found))}); check the scenario's name"
         )
 
 

@@ -17,6 +17,8 @@ from climaflow.datasets.nex_gddp_cmip6.filenames import (
 )
 from climaflow.datasets.nex_gddp_cmip6.models import NEX_GDDP_MODELS, list_folders
 
+#: The public archive as fsspec lists it (anonymously; needs s3fs, the ``s3`` extra).
+LISTABLE_BASE_URL = "s3://nex-gddp-cmip6/NEX-GDDP-CMIP6"
 COLUMNS = [
     "model",
     "scenario",
@@ -143,6 +145,10 @@ def inventory(
     settings = dict(options)
     models = settings.pop("model", None)
     storage = {key: _option_value(value) for key, value in settings.items()}
+    if source_url.rstrip("/") == DEFAULT_BASE_URL:
+        # The public bucket's HTTPS endpoint gives no listing; its S3 address does.
+        source_url = LISTABLE_BASE_URL
+        storage.setdefault("anon", True)
     return nex_gddp_inventory(source_url, models=models.split(",") if models else None, **storage)
 
 
