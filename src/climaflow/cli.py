@@ -27,6 +27,9 @@ logger = logging.getLogger("climaflow")
 
 store_options = storage_options_option("--storage-option", "storage_options", "the store")
 source_options = storage_options_option("--source-option", "source_options", "the source archive")
+source_url_option = click.option(
+    "--source-url", help="Root URL of the source archive (default: the real one)."
+)
 
 allow_failures_option = click.option(
     "--allow-failures",
@@ -96,7 +99,7 @@ def datasets() -> None:
     "store is then extended only as far as processing went.",
 )
 @click.option("--variables", help="Comma-separated variables (default: all).")
-@click.option("--source-url", help="Root URL of the source archive (default: the real one).")
+@source_url_option
 @click.option(
     "-o",
     "--template-option",
@@ -173,7 +176,7 @@ def reformat(
 @click.option(
     "--variables", help="Comma-separated variables (default: those the store's runs wrote)."
 )
-@click.option("--source-url", help="Root URL of the source archive (default: the real one).")
+@source_url_option
 @allow_failures_option
 @store_options
 @source_options
@@ -391,7 +394,7 @@ def _against(normal: Any, against: str, open_output: Any) -> Any:
 
 @main.command(cls=DatasetCommand)
 @click.argument("dataset")
-@click.option("--source-url", help="Root URL of the source archive (default: the real one).")
+@source_url_option
 @click.option("--start", help="gfs-forecast: first init time [default: a day before --end].")
 @click.option("--end", help="gfs-forecast: end of the init times (exclusive) [default: now, UTC].")
 @click.option(

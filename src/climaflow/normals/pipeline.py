@@ -183,37 +183,32 @@ def _jobs_to_compute(
             summary.outcomes.append(
                 outcome_of(job, Status.SKIPPED_VALID, message="valid output exists")
             )
-        elif (scenario := _scenario_without_inputs(job)) is not None:
+        elif (reason := _too_few_years(job, config)) is not None:
             summary.outcomes.append(
-                outcome_of(
-                    job,
-                    Status.TOO_FEW_YEARS,
-                    left_out=missing_inputs(job),
-                    message=f"none of its {scenario} years has an input file: a normal of "
-                    "its other years would not be this scenario's",
-                )
-            )
-        elif len(job.inputs) < config.min_years:
-            summary.outcomes.append(
-                outcome_of(
-                    job,
-                    Status.TOO_FEW_YEARS,
-                    left_out=missing_inputs(job),
-                    message=f"{len(job.inputs)} of {config.window} window years have input files; "
-                    f"{config.min_years} needed",
-                )
+                outcome_of(job, Status.TOO_FEW_YEARS, left_out=missing_inputs(job), message=reason)
             )
         else:
             to_compute.append(job)
     return to_compute
 
 
-def _scenario_without_inputs(job: TargetJob) -> str | None:
-    """A scenario (not historical) the job's window takes years from, none of which has an
-    input file; ``None`` when there is none."""
+def _too_few_years(job: TargetJob, config: NormalsConfig) -> str | None:
+    """Why the job's inputs cannot make its normal, or ``None`` when they can: fewer than
+    ``min_years`` window years, or none of the years of a scenario (not historical) its
+    window takes years from (a normal of the other years would not be that scenario's)."""
     needed = {source for source, _ in job.window.year_sources if source != HISTORICAL}
     missing = needed - {year_input.scenario for year_input in job.inputs}
-    return min(missing) if missing else None
+    if missing:
+        return (
+            f"none of its {min(missing)} years has an input file: a normal of its other "
+            "years would not be this scenario's"
+        )
+    if len(job.inputs) < config.min_years:
+        return (
+            f"{len(job.inputs)} of {config.window} window years have input files; "
+            f"{config.min_years} needed"
+        )
+    return None
 
 
 def plan_run(config: NormalsConfig, *, show_progress: bool = False) -> NormalsPlan:
