@@ -101,3 +101,9 @@ def test_progress_goes_on_after_a_failed_task(client):
     assert "task 'broken-0' failed; going on" in lines
     assert lines[-1].startswith("100% ")  # what was left, to its end
     assert all(future.done() for future in slow_ones)
+
+
+def test_nothing_to_show_for_no_futures():
+    stream = io.StringIO()
+    assert show_task_progress([], stream=stream) is None
+    assert stream.getvalue() == ""

@@ -50,6 +50,8 @@ def show_task_progress(futures: Sequence[Future[Any]], *, stream: TextIO | None 
     waiting for the results. Elsewhere it blocks until they finish, writing to ``stream``
     (default: standard error): a bar when it is a terminal, lines otherwise.
     """
+    if not futures:
+        return None
     if is_kernel():
         from IPython.display import display
 
