@@ -12,6 +12,7 @@ from climaflow.cli_common import (
     ClimaflowGroup,
     cluster_options,
     comma_list,
+    key_values,
     log_level_option,
     progress_option,
     run_cluster,
@@ -106,6 +107,7 @@ def datasets() -> None:
     "template_options",
     multiple=True,
     metavar="KEY=VALUE",
+    callback=key_values,
     help="Dataset option, e.g. -o model=NorESM2-LM -o scenario=ssp245.",
 )
 @allow_failures_option
@@ -121,7 +123,7 @@ def reformat(
     stop: str | None,
     variables: str | None,
     source_url: str | None,
-    template_options: tuple[str, ...],
+    template_options: dict[str, str],
     allow_failures: bool,
     storage_options: dict[str, Any],
     source_options: dict[str, Any],
@@ -139,11 +141,7 @@ def reformat(
 
     integration = get_integration(dataset)
     try:
-        options = dict(option.split("=", 1) for option in template_options)
-    except ValueError:
-        raise click.BadParameter("template options are KEY=VALUE", param_hint="-o") from None
-    try:
-        template = integration.make_template_from_options(options, source_url)
+        template = integration.make_template_from_options(template_options, source_url)
     except ValueError as error:
         raise click.ClickException(str(error)) from error
     data_vars = comma_list(variables)
@@ -403,6 +401,7 @@ def _against(normal: Any, against: str, open_output: Any) -> Any:
     "options",
     multiple=True,
     metavar="KEY=VALUE",
+    callback=key_values,
     help="nex-gddp-cmip6: model=A,B restricts the models; other keys are listing options "
     "(-o anon=true for the public S3 bucket).",
 )
@@ -417,7 +416,7 @@ def inventory(
     source_url: str | None,
     start: str | None,
     end: str | None,
-    options: tuple[str, ...],
+    options: dict[str, str],
     csv_path: Path | None,
 ) -> None:
     """List what the source of DATASET holds: for nex-gddp-cmip6 each model's scenarios,
@@ -431,14 +430,10 @@ def inventory(
     from climaflow.datasets.registry import get_integration
 
     integration = get_integration(dataset)
-    try:
-        settings = dict(option.split("=", 1) for option in options)
-    except ValueError:
-        raise click.BadParameter("options are KEY=VALUE", param_hint="-o") from None
     if integration.inventory is None:
         raise click.ClickException(f"{dataset} has no inventory")
     table = integration.inventory(
-        source_url or integration.default_source_url, start=start, end=end, options=settings
+        source_url or integration.default_source_url, start=start, end=end, options=options
     )
     with pd.option_context("display.width", 200, "display.max_columns", None):
         click.echo(table.to_string(index=False) if len(table) else "nothing found")

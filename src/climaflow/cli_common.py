@@ -24,23 +24,31 @@ def comma_list(value: str | None) -> list[str] | None:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+def key_values(
+    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
+) -> dict[str, str]:
+    """A repeatable ``KEY=VALUE`` option's values as a dict (a click callback)."""
+    pairs: dict[str, str] = {}
+    for item in values:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE", ctx=ctx, param=param)
+        pairs[key] = text
+    return pairs
+
+
 def _storage_options(
     ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
 ) -> dict[str, Any]:
     """``KEY=VALUE`` pairs as a dict of text values, except JSON objects for nested options
     (``client_options={"timeout": "5 min"}``); a key or secret of digits stays text."""
-    options: dict[str, Any] = {}
-    for item in values:
-        key, sep, text = item.partition("=")
-        if not sep or not key:
-            raise click.BadParameter(f"{item!r} is not KEY=VALUE", ctx=ctx, param=param)
+    options: dict[str, Any] = key_values(ctx, param, values)
+    for key, text in options.items():
         if text.lstrip().startswith("{"):
             try:
                 options[key] = json.loads(text)
             except json.JSONDecodeError as error:
                 raise click.BadParameter(f"{key}: {error}", ctx=ctx, param=param) from None
-        else:
-            options[key] = text
     return options
 
 
