@@ -1,6 +1,8 @@
-"""What the kill and publication tests share: a reader polling a store, and the CLI command
-that reformats the small NEX-GDDP archive they serve."""
+"""What the kill and publication tests share: a reader polling a store, the CLI commands
+that reformat the small NEX-GDDP archive they serve, and killing a run at a given point."""
 
+import signal
+import subprocess
 import sys
 import threading
 import time
@@ -67,3 +69,18 @@ def nex_reformat_command(store: str, start: str, end: str, cluster: Sequence[str
 def nex_update_command(store: str, end: str, cluster: Sequence[str]) -> list[str]:
     """``climaflow update nex-gddp-cmip6`` up to ``end``."""
     return [CLIMAFLOW, "update", "nex-gddp-cmip6", "--store", store, "--end", end, *cluster]
+
+
+def kill_when(command: Sequence[str], reached: Callable[[], bool], seconds: float = 120) -> bool:
+    """Run ``command`` and SIGKILL it once ``reached()`` (or once it ended, or after
+    ``seconds``); return whether it was still running when killed. Returns a second after the
+    kill: tasks already running on the cluster may still write."""
+    run = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + seconds
+    while not reached() and run.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.002)
+    running = run.poll() is None
+    run.send_signal(signal.SIGKILL)
+    run.wait()
+    time.sleep(1)
+    return running

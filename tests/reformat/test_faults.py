@@ -30,6 +30,7 @@ from climaflow.testing.http_server import serve_directory
 from climaflow.testing.nex_gddp_archive import write_synthetic_nex_gddp_archive
 from tests.reformat.store_readers import (
     PollingReader,
+    kill_when,
     nex_reformat_command,
     nex_update_command,
 )
@@ -242,13 +243,7 @@ def test_killed_runs_leave_the_store_as_before_and_a_rerun_completes(fault_clien
         ]
         for point, run_command, reached in kill_points:
             requests, attempt_started = len(server.requests), time.time()
-            run = subprocess.Popen(run_command, stdout=subprocess.DEVNULL)
-            deadline = time.monotonic() + 120
-            while not reached() and run.poll() is None and time.monotonic() < deadline:
-                time.sleep(0.002)
-            run.send_signal(signal.SIGKILL)
-            run.wait()
-            time.sleep(1)  # tasks already running may still write their shards
+            kill_when(run_command, reached)
             with xr.open_zarr(store) as ds:
                 assert ds.sizes["time"] in (4 * 365, 12 * 365), point
             for path, content in published.items():  # what was published is untouched

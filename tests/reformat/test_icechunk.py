@@ -2,7 +2,6 @@
 run, readers of ``main`` that see a run's commit or the one before, and killed runs that
 leave the last commit intact."""
 
-import signal
 import subprocess
 import time
 from pathlib import Path
@@ -31,6 +30,7 @@ from tests.reformat.example_dataset import (
 )
 from tests.reformat.store_readers import (
     PollingReader,
+    kill_when,
     nex_reformat_command,
     nex_update_command,
 )
@@ -240,14 +240,7 @@ def test_killed_runs_leave_the_last_commit_and_update_completes(client, tmp_path
         ]
         for point, run_command, reached in kill_points:
             requests, attempt_started = len(server.requests), time.time()
-            run = subprocess.Popen(run_command, stdout=subprocess.DEVNULL)
-            deadline = time.monotonic() + 120
-            while not reached() and run.poll() is None and time.monotonic() < deadline:
-                time.sleep(0.002)
-            assert run.poll() is None, f"{point}: the run ended before the kill"
-            run.send_signal(signal.SIGKILL)
-            run.wait()
-            time.sleep(1)  # tasks already running may still write their chunks
+            assert kill_when(run_command, reached), f"{point}: the run ended before the kill"
             assert tip(repo) == published, point
             assert open_main(repo).sizes["time"] == 2 * 365, point
 
