@@ -297,10 +297,10 @@ def test_each_input_is_opened_once_for_every_region(archive, tmp_path, client):
         original = read._open_netcdf
 
         @contextmanager
-        def counting(path, location):
+        def counting(path, location, **options):
             with open(f"{directory}/{os.getpid()}.log", "a") as log:
                 log.write(f"{path}\n")
-            with original(path, location) as dataset:
+            with original(path, location, **options) as dataset:
                 yield dataset
 
         read.climaflow_original_open = original

@@ -4,8 +4,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import xarray as xr
 
-from climaflow.normals.archive import NexGddpArchive
+from climaflow.normals.archive import NexGddpArchive, YearInput
 from climaflow.normals.read import inspect_input, read_year, read_year_regions
 from climaflow.normals.regions import Region, region_slices
 from climaflow.testing.http_server import serve_directory
@@ -117,3 +118,51 @@ def test_inspecting_falls_back_to_the_whole_file(large_file):
         assert inspect_input(source).calendar == "noleap"
         whole = [r for r in server.requests if r.method == "GET" and r.status == 200]
         assert [r.bytes_sent for r in whole] == [path.stat().st_size]
+
+
+def _write_declared_fills(path: Path, packed: bool) -> np.ndarray:
+    """A year of ``tas`` (noleap) with declared fills: float32 with ``_FillValue`` -999 and
+    ``missing_value`` 1e20, or int16 packed by ``scale_factor``/``add_offset``; returns the
+    values as written (fills included)."""
+    import netCDF4
+
+    rng = np.random.default_rng(3)
+    kelvin = rng.normal(280, 5, (365, LAT.size, LON.size))
+    with netCDF4.Dataset(path, "w", format="NETCDF4") as nc:
+        for name, size in (("time", 365), ("lat", LAT.size), ("lon", LON.size)):
+            nc.createDimension(name, size)
+        time = nc.createVariable("time", "f8", ("time",))
+        time.units, time.calendar = "days since 2000-01-01", "noleap"
+        time[:] = np.arange(365) + 0.5
+        nc.createVariable("lat", "f8", ("lat",))[:] = LAT
+        nc.createVariable("lon", "f8", ("lon",))[:] = LON
+        if packed:
+            tas = nc.createVariable("tas", "i2", ("time", "lat", "lon"), fill_value=-32768)
+            tas.scale_factor, tas.add_offset = np.float32(0.01), np.float32(280.0)
+            tas.set_auto_maskandscale(False)
+            raw = np.round((kelvin - 280.0) / 0.01).astype(np.int16)
+            raw[0, 0, 0] = -32768
+        else:
+            tas = nc.createVariable("tas", "f4", ("time", "lat", "lon"), fill_value=-999.0)
+            tas.missing_value = np.float32(1e20)
+            raw = kelvin.astype(np.float32)
+            raw[0, 0, 0], raw[5, 1, 2] = -999.0, 1e20
+        tas[:] = raw
+    return raw
+
+
+@pytest.mark.filterwarnings("ignore:variable 'tas' has multiple fill values")  # the reference's
+@pytest.mark.parametrize("packed", [False, True], ids=["float32 with fills", "int16 packed"])
+def test_declared_fills_and_packing_read_as_xarray_decodes_them(tmp_path, packed):
+    path = tmp_path / "tas_day_TEST_historical_r1i1p1f1_gn_2000.nc"
+    raw = _write_declared_fills(path, packed)
+    source = YearInput("tas", "historical", 2000, str(path), "test")
+    data = read_year_regions(source, [region_slices(Region("ALL", 0, 360, -90, 90), LAT, LON)])[0]
+    with xr.open_dataset(path) as decoded:
+        expected = decoded["tas"].values
+    np.testing.assert_array_equal(data.values, expected)  # bit for bit
+    assert np.isnan(data.values[0, 0, 0]) and np.isnan(expected[0, 0, 0])
+    assert data.dtype == expected.dtype
+    if not packed:
+        assert np.isnan(data.values[5, 1, 2]) and raw[5, 1, 2] == np.float32(1e20)
+        assert "_FillValue" not in data.attrs and data.encoding["_FillValue"] == -999.0

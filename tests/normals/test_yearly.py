@@ -110,3 +110,23 @@ def test_undeclared_fills_are_masked_and_counted_as_placed():
     expected = flox_sums(data.where(np.abs(data) < 1e20), "noleap")
     xr.testing.assert_identical(yearly.sums, expected)
     assert data[3, 0, 0] == 1e20, "the input is left as it was"
+
+
+OVERWRITE_CASES = {
+    "whole noleap years in order: shared": ("noleap", [2001, 2002], True),
+    "360_day years in order: shared": ("360_day", [1990, 1991], True),
+    "a leap day to drop: copied": ("standard", [2004], False),
+    "a year missing between two: copied": ("noleap", [1990, 1992], False),
+}
+
+
+@pytest.mark.parametrize("calendar, years, shared", OVERWRITE_CASES.values(), ids=OVERWRITE_CASES)
+def test_overwrite_input_shares_memory_only_where_the_layout_allows(calendar, years, shared):
+    data = daily(calendar, years)
+    data[3, 0, 0] = 1e20
+    expected = dayofyear_sums(data.copy(deep=True))
+    yearly = dayofyear_sums(data, overwrite_input=True)
+    xr.testing.assert_identical(yearly.sums, expected.sums)
+    assert yearly.masked_fills == expected.masked_fills == 1
+    assert np.shares_memory(yearly.sums.values, data.values) is shared
+    assert bool(np.isnan(data.values[3, 0, 0])) is shared, "only a shared input is masked"

@@ -137,7 +137,7 @@ def normal_dataset(
         {
             metadata.variable: (
                 ("target_year", "dayofyear", "lat", "lon"),
-                values.astype(np.float32)[np.newaxis],
+                np.asarray(values, dtype=np.float32)[np.newaxis],
                 attrs,
             ),
             "climatology_bnds": (

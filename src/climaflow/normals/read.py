@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import numpy as np
 import xarray as xr
 
+from climaflow.fills import mask_declared_fills
 from climaflow.io import download, is_local, local_path
 from climaflow.io.urls import redact_url
 from climaflow.locks import NETCDF_LOCK
@@ -118,7 +119,7 @@ def read_year_regions(
         For a missing variable, a year with no time steps, another grid, an unsupported
         calendar, or a file that cannot be fetched or read; messages name the input.
     """
-    with _open_year_dataset(source, storage_options) as dataset:
+    with _open_year_dataset(source, storage_options, mask_and_scale=False) as dataset:
         variable = _variable(dataset, source)
         if grid is not None:
             _check_grid(source, variable, grid)
@@ -128,13 +129,49 @@ def read_year_regions(
             raise ValueError(f"{source.location} has no time steps in {source.year}")
         if in_year.size < variable.sizes["time"]:
             variable = variable.isel(time=slice(in_year[0], in_year[-1] + 1))
-        return [slices.subset(variable).load() for slices in regions]
+        return [_decoded(slices.subset(variable).load()) for slices in regions]
+
+
+_FILL_ATTRS = ("_FillValue", "missing_value")
+_PACKING_ATTRS = ("scale_factor", "add_offset", "_Unsigned")
+
+
+def _decoded(data: xr.DataArray) -> xr.DataArray:
+    """``data``, loaded without CF masking and scaling, as xarray's decoding gives it.
+
+    Unpacked floats (CMIP's) have their declared fill values set to NaN in place: decoding
+    them would copy the year's array. Packed or integer data are decoded by xarray.
+    """
+    if not np.issubdtype(data.dtype, np.floating) or any(
+        name in data.attrs for name in _PACKING_ATTRS
+    ):
+        name = data.name if data.name is not None else "data"
+        decoded = xr.decode_cf(
+            data.to_dataset(name=name), decode_times=False, decode_timedelta=False
+        )
+        return decoded[name]
+    if not data.values.flags.c_contiguous:
+        data = data.copy(data=np.ascontiguousarray(data.values))
+    fills = [
+        fill
+        for name in _FILL_ATTRS
+        for fill in np.ravel(data.attrs.get(name, []))
+        if np.issubdtype(np.asarray(fill).dtype, np.number)
+    ]
+    mask_declared_fills(data.values, fills)
+    data.encoding.update({name: data.attrs.pop(name) for name in _FILL_ATTRS if name in data.attrs})
+    return data
 
 
 @contextmanager
 def _open_year_dataset(
-    source: YearInput, storage_options: Mapping[str, Any] | None = None
+    source: YearInput,
+    storage_options: Mapping[str, Any] | None = None,
+    *,
+    mask_and_scale: bool = True,
 ) -> Iterator[xr.Dataset]:
+    """The input's dataset, times decoded; NetCDF fills and packing only with
+    ``mask_and_scale`` (Zarr inputs are always decoded)."""
     if source.is_zarr:
         dataset = open_zarr_scenario(source.location, source.scenario, templated=True)
         if dataset is None:
@@ -143,17 +180,23 @@ def _open_year_dataset(
         return
     with (
         _local_copy(source.location, storage_options) as path,
-        _open_netcdf(path, source.location) as dataset,
+        _open_netcdf(path, source.location, mask_and_scale=mask_and_scale) as dataset,
     ):
         yield dataset
 
 
 @contextmanager
-def _open_netcdf(path: str, location: str) -> Iterator[xr.Dataset]:
+def _open_netcdf(path: str, location: str, *, mask_and_scale: bool = True) -> Iterator[xr.Dataset]:
     """Open a NetCDF file (a path, or a URL netCDF-C reads) holding the NetCDF lock."""
     with NETCDF_LOCK:
         try:
-            dataset = xr.open_dataset(path, engine="netcdf4", decode_times=TIME_CODER, cache=False)
+            dataset = xr.open_dataset(
+                path,
+                engine="netcdf4",
+                decode_times=TIME_CODER,
+                mask_and_scale=mask_and_scale,
+                cache=False,
+            )
         except Exception as error:
             raise OSError(f"cannot open {redact_url(location)}: {error}") from error
         with dataset:

@@ -105,7 +105,8 @@ def reduce_year(
 def _year_result(source: YearInput, data: xr.DataArray, allow_incomplete: bool) -> YearResult:
     """Reduce one region's year of values to per-day sums (and counts for sub-daily data)."""
     try:
-        yearly = dayofyear_sums(data, allow_incomplete_years=True)
+        # The data were read for this task alone: their array becomes the sums, uncopied.
+        yearly = dayofyear_sums(data, allow_incomplete_years=True, overwrite_input=True)
     except Exception as error:
         return YearResult(source.scenario, source.year, source.location, error=f"{error}")
     masked = yearly.masked_fills or 0

@@ -87,6 +87,7 @@ def dayofyear_sums(
     time_dim: Hashable = "time",
     engine: str = "numbagg",
     allow_incomplete_years: bool = False,
+    overwrite_input: bool = False,
 ) -> YearlySums[T_Xarray]:
     """Each year's sums and counts of valid values per day of year.
 
@@ -107,6 +108,10 @@ def dayofyear_sums(
     allow_incomplete_years
         Keep years that lack some of their calendar's days (e.g. a file ending on
         30 November); by default they are left out.
+    overwrite_input
+        Let the sums of in-memory daily data that hold whole years in day order share the
+        input's memory (its fill values then set to NaN) instead of copying it: for callers
+        that own the input and keep no other use of it.
 
     Raises
     ------
@@ -138,7 +143,7 @@ def dayofyear_sums(
         obj = obj.chunk({time_dim: tuple(np.unique(years, return_counts=True)[1])})
     masked_fills: int | None
     if values_per_day == 1 and not obj.chunksizes:
-        sums, masked_fills = _placed(obj, time_dim, years, dayofyear, calendar)
+        sums, masked_fills = _placed(obj, time_dim, years, dayofyear, calendar, overwrite_input)
         counts = None
     else:
         obj, masked_fills = mask_fills(obj)
@@ -186,22 +191,28 @@ def _grouped_sums(
 
 
 def _placed(
-    obj: T_Xarray, time_dim: Hashable, years: np.ndarray, dayofyear: np.ndarray, calendar: str
+    obj: T_Xarray,
+    time_dim: Hashable,
+    years: np.ndarray,
+    dayofyear: np.ndarray,
+    calendar: str,
+    overwrite_input: bool,
 ) -> tuple[T_Xarray, int]:
     """Daily values moved to their (year, day of year), NaN where a day has none, undeclared
     fill values masked (and counted).
 
     What :func:`mask_fills` and :func:`_grouped_sums` give for in-memory data with at most one
-    value per day (the sum of one value is the value), in one copy instead of a reduction.
+    value per day (the sum of one value is the value), in one copy instead of a reduction, or
+    none with ``overwrite_input`` when the input is already laid out so.
     """
     if isinstance(obj, xr.Dataset):
         placed = {
-            name: _placed_array(array, time_dim, years, dayofyear, calendar)
+            name: _placed_array(array, time_dim, years, dayofyear, calendar, overwrite_input)
             for name, array in obj.data_vars.items()
         }
         dataset = xr.Dataset({name: array for name, (array, _) in placed.items()}, attrs=obj.attrs)
         return dataset, sum(fills for _, fills in placed.values())
-    return _placed_array(obj, time_dim, years, dayofyear, calendar)
+    return _placed_array(obj, time_dim, years, dayofyear, calendar, overwrite_input)
 
 
 def _placed_array(
@@ -210,16 +221,29 @@ def _placed_array(
     years: np.ndarray,
     dayofyear: np.ndarray,
     calendar: str,
+    overwrite_input: bool,
 ) -> tuple[xr.DataArray, int]:
     first = int(years.min())
     moved = array.transpose(time_dim, ...)
     dtype = moved.dtype if np.issubdtype(moved.dtype, np.floating) else np.dtype(np.float64)
     days = days_per_year(calendar)
-    values = np.empty((int(years.max()) - first + 1, days, *moved.shape[1:]), dtype=dtype)
-    empty = np.ones(values.shape[:2], dtype=bool)
-    empty[years - first, dayofyear - 1] = False
-    values[empty] = np.nan
-    values[years - first, dayofyear - 1] = moved.values
+    shape = (int(years.max()) - first + 1, days, *moved.shape[1:])
+    in_place = (
+        overwrite_input
+        and moved.dtype == dtype
+        and moved.values.flags.c_contiguous
+        and years.size == shape[0] * days
+        and np.array_equal(dayofyear, np.tile(np.arange(1, days + 1), shape[0]))
+        and np.array_equal(years, np.repeat(np.arange(first, first + shape[0]), days))
+    )
+    if in_place:
+        values = moved.values.reshape(shape)
+    else:
+        values = np.empty(shape, dtype=dtype)
+        empty = np.ones(values.shape[:2], dtype=bool)
+        empty[years - first, dayofyear - 1] = False
+        values[empty] = np.nan
+        values[years - first, dayofyear - 1] = moved.values
     fills = mask_undeclared_fills(values) if np.issubdtype(moved.dtype, np.floating) else 0
     kept = {name: coord for name, coord in moved.coords.items() if time_dim not in coord.dims}
     placed = xr.DataArray(
