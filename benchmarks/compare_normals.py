@@ -11,8 +11,8 @@ of producing the 121 normals of target years 1980-2100 (window 30, min_years 25)
 - **(b) lower bound**: read every input file once and write every output file once (same
   format, dtype and compression as climaflow's), over a 2-process pool.
 
-climaflow runs on a cluster started (and warmed with one target year) before timing, as users
-run it; the process pools of (a) and (b) fork from this process, modules imported. Wall time,
+climaflow runs on the LocalCluster its CLI starts (:func:`climaflow.cluster.cluster_client`),
+started (and warmed with one target year) before timing, as users run it; the process pools of (a) and (b) fork from this process, modules imported. Wall time,
 CPU seconds and peak memory (summed over the whole process tree; memory sampled every
 0.1 s) are printed as a table, with climaflow also writing Zarr stores (``--format zarr``)
 instead of NetCDF files, and on half of the target years, to show that memory does not grow
@@ -44,8 +44,9 @@ from typing import Literal
 import numpy as np
 import psutil
 import xarray as xr
-from distributed import Client, LocalCluster
+from distributed import Client
 
+from climaflow.cluster import cluster_client
 from climaflow.normals import (
     NormalMetadata,
     NormalsConfig,
@@ -118,15 +119,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     processes = args.bound_processes or args.workers
     rows = []
     half = range(size.target_years.start, size.target_years.start + len(size.target_years) // 2)
-    with (
-        LocalCluster(
-            n_workers=args.workers,
-            threads_per_worker=args.threads,
-            processes=True,
-            dashboard_address=":0",
-        ) as cluster,
-        Client(cluster) as client,
-    ):
+    with cluster_client(
+        n_workers=args.workers, threads_per_worker=args.threads, dashboard_address=":0"
+    ) as client:
         # Users run on a cluster that is up already: start it and warm its workers (imports,
         # numba's compiled kernels) with one target year before timing.
         first = size.target_years.start

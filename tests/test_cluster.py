@@ -19,6 +19,7 @@ from climaflow.cluster import (
     cluster_client,
     default_local_cluster_size,
     jobqueue_cluster,
+    worker_environ,
 )
 from climaflow.datasets.gfs_forecast import GfsForecastRegionJob, make_gfs_template
 from climaflow.normals import NormalsConfig, Region, run_normals
@@ -214,6 +215,27 @@ def test_default_local_cluster_is_sized_to_the_machine():
     assert default_local_cluster_size(n_workers=3, threads_per_worker=1).n_workers == 3
     with dask.config.set({"climaflow.cluster.n-workers": 5}):
         assert default_local_cluster_size().n_workers == 5
+
+
+def _allocator_environ() -> dict[str, str | None]:
+    return {
+        name: os.environ.get(name) for name in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")
+    }
+
+
+def test_local_cluster_workers_get_the_allocator_environment(monkeypatch):
+    """climaflow's worker-environ reaches the worker processes and can be overridden."""
+    assert worker_environ()["OMP_NUM_THREADS"] == "1", "distributed's own settings are kept"
+    # As distributed does, a variable of the starting process's environment would win (and
+    # a LocalCluster started earlier in this process has set distributed's value there).
+    for name in _allocator_environ():
+        monkeypatch.delenv(name, raising=False)
+    with cluster_client(n_workers=1, threads_per_worker=1, dashboard_address=":0") as client:
+        (found,) = client.run(_allocator_environ).values()
+    assert found == {"MALLOC_MMAP_THRESHOLD_": "4194304", "MALLOC_TRIM_THRESHOLD_": "8388608"}
+    with dask.config.set({"climaflow.cluster.worker-environ": {"MALLOC_TRIM_THRESHOLD_": 0}}):
+        assert worker_environ()["MALLOC_TRIM_THRESHOLD_"] == "0"
+        assert "MALLOC_MMAP_THRESHOLD_" not in worker_environ()
 
 
 def test_slurm_job_script_is_built_without_submitting():

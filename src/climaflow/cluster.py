@@ -223,6 +223,20 @@ def _jobqueue_client(kind: Literal["slurm", "pbs"], *, n_jobs: int) -> Iterator[
         yield client
 
 
+def worker_environ() -> dict[str, str]:
+    """The environment a ``LocalCluster`` started by climaflow gives its worker processes.
+
+    distributed's ``distributed.nanny.pre-spawn-environ`` with climaflow's
+    ``climaflow.cluster.worker-environ`` on top (glibc's allocator settings: see
+    ``climaflow.yaml`` and docs/performance.md). As with distributed's own setting, a
+    variable already in the environment of the process starting the cluster wins. Set the
+    same on ``dask worker`` processes of a cluster you start yourself.
+    """
+    environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", default={}) or {})
+    environ.update(config.get("cluster.worker-environ") or {})
+    return {name: str(value) for name, value in environ.items()}
+
+
 @contextmanager
 def _local_cluster_client(size: LocalClusterSize, dashboard_address: str) -> Iterator[Client]:
     """Yield a client of a new ``LocalCluster`` of ``size``; close both after.
@@ -230,14 +244,13 @@ def _local_cluster_client(size: LocalClusterSize, dashboard_address: str) -> Ite
     ``dashboard_address`` is where the cluster serves its dashboard (``":0"``: a free port).
     """
     logger.info("Starting a LocalCluster: %s", size.describe())
-    with (
-        LocalCluster(
+    with dask.config.set({"distributed.nanny.pre-spawn-environ": worker_environ()}):
+        local = LocalCluster(
             n_workers=size.n_workers,
             threads_per_worker=size.threads_per_worker,
             memory_limit=size.memory_limit_bytes,
             dashboard_address=dashboard_address,
-        ) as local,
-        Client(local) as client,
-    ):
+        )
+    with local, Client(local) as client:
         logger.info("Dashboard: %s", client.dashboard_link)
         yield client
