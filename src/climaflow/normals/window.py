@@ -3,10 +3,15 @@
 A target year's normal on a cell-day is the mean of the valid values of its window years:
 the float64 sum of the per-year values (or per-year sums, for data with several values per
 day) added year by year in ascending year order, divided by the integer count of values.
-Each window is summed afresh from its own years, never by subtracting the year that leaves
-it, so no value cancels another's digits whatever their magnitudes. Because every caller adds
-the same years in the same order, the API (:func:`~climaflow.normals.compute.daily_normals`)
-and the pipeline give bit-identical normals.
+No window is derived from another by subtracting the year that leaves it unless that is exact.
+Float32 values whose binary exponents differ by at most 29 - log2(window) (temperatures in
+kelvin always do) are multiples of one power of two small enough that float64 sums of them
+are exact, in any order (:data:`EXACT_EXPONENT_SPAN`). Where every value of a block of cells
+is so, the kernel slides from one window to the next (the years leaving subtracted, those
+entering added): the same sums bit for bit, for a fraction of the additions. Elsewhere
+(precipitation with its tiny values, say) each window is summed afresh, so no value cancels
+another's digits. Every caller thus gets the sums of the ascending order, and the API
+(:func:`~climaflow.normals.compute.daily_normals`) and the pipeline give bit-identical normals.
 
 A cell-day with fewer than ``min_years`` years holding a valid value gets NaN.
 """
@@ -68,9 +73,11 @@ def window_means(
     """:func:`window_mean` of several windows over one sequence of years, in one pass.
 
     ``windows`` hold indices into ``years`` (ascending years, as in :func:`window_mean`);
-    the result has shape ``(len(windows), *shape)``. Each window is summed from its own years
-    exactly as :func:`window_mean` sums it, but every year is read once for all windows,
-    so a batch of consecutive target years costs little more memory traffic than one.
+    the result has shape ``(len(windows), *shape)``. Each window gets the sums
+    :func:`window_mean` gives it, bit for bit, but every year is read once for all windows,
+    so a batch of consecutive target years costs little more memory traffic than one, and
+    where float32 sums are exact (see the module's description) a window is slid from the
+    previous one instead of summed afresh.
 
     Raises
     ------
@@ -95,7 +102,8 @@ def window_means(
     sums_list = List([_flat(sums, sums_type) for sums, _ in years])
     means = np.empty((len(windows), int(np.prod(shape))), dtype=dtype)
     if with_counts == {False}:
-        _means_of_values(sums_list, members, min_years, means)
+        slide = len(windows) > 1 and sums_type == np.float32
+        _means_of_values(sums_list, members, min_years, slide, means)
     else:
         counts_type = np.result_type(*(counts.dtype for _, counts in years if counts is not None))
         counts_list = List(
@@ -131,18 +139,49 @@ def _flat(array: np.ndarray, dtype: np.dtype[Any]) -> np.ndarray:
 _BLOCK = 2048
 
 
+# Float64 sums of float32 values are exact in every order when the values' binary exponents
+# are close enough: a float32 of biased exponent e (1 for subnormals) is a multiple of
+# 2**(e - 150) below 2**(e - 126) in magnitude, so a sum of n of them is a multiple of
+# 2**(e_min - 150) below n * 2**(e_max - 126): exact in float64's 53 bits when
+# e_max - e_min + log2(n) <= 29.
+EXACT_EXPONENT_SPAN = 29
+
+
 @numba.njit(nogil=True, cache=True)
 def _means_of_values(
     years: List[npt.NDArray[np.floating]],
     members: npt.NDArray[np.bool_],
     min_years: int,
+    slide: bool,
     out: npt.NDArray[np.floating],
 ) -> None:  # pragma: no cover - compiled
     total = np.empty(_BLOCK, dtype=np.float64)
     n_years = np.empty(_BLOCK, dtype=np.int32)
+    used = np.zeros(len(years), dtype=np.bool_)
+    for window in range(members.shape[0]):
+        used |= members[window]
+    longest = 0
+    for window in range(members.shape[0]):
+        longest = max(longest, int(members[window].sum()))
     for start in range(0, out.shape[1], _BLOCK):
         stop = min(start + _BLOCK, out.shape[1])
         size = stop - start
+        if slide and _sums_are_exact(years, used, start, stop, longest):
+            total[:] = 0.0
+            n_years[:] = 0
+            for window in range(members.shape[0]):
+                for k in range(len(years)):
+                    leaves = window > 0 and members[window - 1, k] and not members[window, k]
+                    if leaves:
+                        _subtract_values(years[k][start:stop], total[:size], n_years[:size])
+                for k in range(len(years)):
+                    enters = members[window, k] and (window == 0 or not members[window - 1, k])
+                    if enters:
+                        _add_values(years[k][start:stop], total[:size], n_years[:size])
+                _divide(
+                    total[:size], n_years[:size], n_years[:size], min_years, out[window, start:stop]
+                )
+            continue
         for window in range(members.shape[0]):
             total[:] = 0.0
             n_years[:] = 0
@@ -152,6 +191,36 @@ def _means_of_values(
             _divide(
                 total[:size], n_years[:size], n_years[:size], min_years, out[window, start:stop]
             )
+
+
+@numba.njit(nogil=True, cache=True)
+def _sums_are_exact(
+    years: List[npt.NDArray[np.floating]],
+    used: npt.NDArray[np.bool_],
+    start: int,
+    stop: int,
+    longest: int,
+) -> bool:  # pragma: no cover - compiled
+    """Whether float64 sums of up to ``longest`` of the used float32 years' values in
+    ``start:stop`` are exact in every order (see :data:`EXACT_EXPONENT_SPAN`). Zeros and NaN
+    are left out; an infinity makes the sums inexact."""
+    lowest = 255
+    highest = 0
+    for k in range(len(years)):
+        if used[k]:
+            bits = years[k][start:stop].view(np.uint32)
+            for i in range(bits.size):
+                magnitude = bits[i] & 0x7FFFFFFF
+                exponent = magnitude >> 23
+                is_nan = magnitude > 0x7F800000
+                skipped = magnitude == 0 or is_nan
+                infinite = magnitude == 0x7F800000
+                lowest = min(lowest, 255 if skipped else 0 if infinite else max(exponent, 1))
+                highest = max(highest, 0 if is_nan else exponent)
+    span = 0
+    while (1 << span) < longest:
+        span += 1
+    return highest - lowest + span <= EXACT_EXPONENT_SPAN
 
 
 @numba.njit(nogil=True, cache=True)
@@ -202,6 +271,19 @@ def _add_values(
         valid = value == value
         total[i] += value if valid else 0.0
         n_years[i] += valid
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def _subtract_values(
+    values: npt.NDArray[np.floating],
+    total: npt.NDArray[np.float64],
+    n_years: npt.NDArray[np.int32],
+) -> None:  # pragma: no cover - compiled
+    for i in range(values.size):
+        value = values[i]
+        valid = value == value
+        total[i] -= value if valid else 0.0
+        n_years[i] -= valid
 
 
 @numba.njit(nogil=True, cache=True, inline="always")
