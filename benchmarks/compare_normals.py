@@ -12,11 +12,12 @@ of producing the 121 normals of target years 1980-2100 (window 30, min_years 25)
   format, dtype and compression as climaflow's), over a 2-process pool.
 
 climaflow runs on the LocalCluster its CLI starts (:func:`climaflow.cluster.cluster_client`),
-started (and warmed with one target year) before timing, as users run it; the process pools of (a) and (b) fork from this process, modules imported. Wall time,
-CPU seconds and peak memory (summed over the whole process tree; memory sampled every
-0.1 s) are printed as a table, with climaflow also writing Zarr stores (``--format zarr``)
-instead of NetCDF files, and on half of the target years, to show that memory does not grow
-with their number (a lane holds the years of its running batches and of at most
+started (and warmed with one target year) before timing, as users run it; the process
+pools of (a) and (b) fork from this process, modules imported. Wall time, CPU seconds and
+peak memory (summed over the whole process tree, and of its largest process, a worker;
+memory sampled every 0.1 s) are printed as a table, with climaflow also writing Zarr stores
+(``--format zarr``) instead of NetCDF files, and on half of the target years, to show that a
+worker's memory does not grow with their number (a lane holds the years of its running batches and of at most
 ``READ_AHEAD_BATCHES`` batches ahead, whatever the number of target years) and that time
 grows with the work. ``--workers`` sets climaflow's workers and the pools' processes. Run::
 
@@ -166,6 +167,7 @@ class Measurement:
     name: str
     seconds: float
     peak_bytes: int
+    largest_process_bytes: int
     outputs: int
     cpu_seconds: float
 
@@ -183,10 +185,10 @@ def measure(name: str, run: Callable[[], int]) -> Measurement:
     sampler.stop()
     print(
         f"  {seconds:.1f} s, {cpu:.1f} CPU s, {outputs} outputs, "
-        f"peak {_gigabytes(sampler.peak):.2f} GB",
+        f"peak {_gigabytes(sampler.peak):.2f} GB (one process: {_gigabytes(sampler.largest):.2f})",
         flush=True,
     )
-    return Measurement(name, seconds, sampler.peak, outputs, cpu)
+    return Measurement(name, seconds, sampler.peak, sampler.largest, outputs, cpu)
 
 
 def print_table(rows: Sequence[Measurement]) -> None:
@@ -194,13 +196,14 @@ def print_table(rows: Sequence[Measurement]) -> None:
     print()
     print(
         f"{'method':<26}{'wall [s]':>10}{'/ climaflow':>13}{'CPU [s]':>9}"
-        f"{'peak RSS [GB]':>15}{'outputs':>9}"
+        f"{'peak RSS [GB]':>15}{'1 process [GB]':>16}{'outputs':>9}"
     )
     for row in rows:
         ratio = row.seconds / climaflow.seconds
         print(
             f"{row.name:<26}{row.seconds:>10.1f}{ratio:>13.2f}{row.cpu_seconds:>9.1f}"
-            f"{_gigabytes(row.peak_bytes):>15.2f}{row.outputs:>9}"
+            f"{_gigabytes(row.peak_bytes):>15.2f}{_gigabytes(row.largest_process_bytes):>16.2f}"
+            f"{row.outputs:>9}"
         )
     by_name = {row.name: row for row in rows}
     if "(a) seed method" in by_name:
@@ -394,10 +397,11 @@ def _plan(archive: Path, size: Size) -> list[tuple[int, str, list[tuple[str, int
 
 
 class _MemorySampler:
-    """Peak of the summed RSS of this process and all its descendants."""
+    """Peak of the summed RSS of this process and all its descendants, and of the largest one."""
 
     def __init__(self, interval: float = 0.1) -> None:
         self.peak = 0
+        self.largest = 0
         self._interval = interval
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -415,9 +419,11 @@ class _MemorySampler:
             total = 0
             for process in [me, *me.children(recursive=True)]:
                 try:
-                    total += process.memory_info().rss
+                    rss = process.memory_info().rss
                 except psutil.Error:
                     continue
+                total += rss
+                self.largest = max(self.largest, rss)
             self.peak = max(self.peak, total)
             self._stop.wait(self._interval)
 

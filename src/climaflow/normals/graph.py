@@ -7,7 +7,7 @@ per-stage, per-variable progress.
 
 import logging
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -145,9 +145,13 @@ def batch_tasks(
     worker (:data:`VIRTUAL_LANES` without restrictions when the cluster has no workers yet).
     Each batch, and each year task, carries a loose restriction to its lane's worker (a year
     task: the lane that needs it earliest): consecutive batches then find most of their years
-    where they run. A year task first needed by the k-th batch of a lane waits for that lane's
-    batch k - :data:`READ_AHEAD_BATCHES`, so reading stays at most that many batches ahead and
-    memory does not grow with the number of target years, while every lane starts at once.
+    where they run. Every other lane runs its batches backwards (:func:`_lane_positions`), so
+    the years two neighbouring lanes share are needed by both at the same time, at both lanes'
+    start or both lanes' end, rather than read by one lane first and held until the other
+    reaches them at its end. A year task first needed by the k-th batch of a lane waits for
+    that lane's batch k - :data:`READ_AHEAD_BATCHES`, so reading stays at most that many
+    batches ahead and memory does not grow with the number of target years, while every lane
+    starts at once.
     Keys carry a token of this run, so two runs at once share no key (nor progress display).
     Static arguments are bound to the task functions (:func:`functools.partial`): only keys
     are left for Dask to look for in the tasks' arguments.
@@ -155,15 +159,16 @@ def batch_tasks(
     run = uuid.uuid4().hex[:8]
     batches = _batches(jobs, batch_size)
     lanes = _lanes(batches, len(workers) or VIRTUAL_LANES)
+    positions = _lane_positions(lanes)
     keys = [_batch_key(batch, run) for batch in batches]
-    keys_by_lane: dict[int, list[Key]] = defaultdict(list)
-    for lane, key in zip(lanes, keys, strict=True):
-        keys_by_lane[lane].append(key)
+    keys_by_lane: dict[int, dict[int, Key]] = defaultdict(dict)
+    for lane, position, key in zip(lanes, positions, keys, strict=True):
+        keys_by_lane[lane][position] = key
     graph = NormalsGraph()
     for model, variable in {(batch.model, batch.variable) for batch in batches}:
         graph.tasks[_grid_key(model, variable, run)] = plan.grids[(model, variable)]
     year_keys: dict[_YearKey, Key] = {}
-    for year, need in _year_needs(batches, lanes).items():
+    for year, need in _year_needs(batches, lanes, positions).items():
         key = year_keys[year] = _year_key(year, run)
         gate = None
         if need.position >= READ_AHEAD_BATCHES:
@@ -220,23 +225,29 @@ class _YearNeed:
     regions: list[str]
 
 
-def _year_needs(batches: Sequence[_Batch], lanes: Sequence[int]) -> dict[_YearKey, _YearNeed]:
-    """Every input year of the batches: the regions needing it, and the lane needing it at the
-    earliest position (there it is read, and its read-ahead gate is counted)."""
-    positions: dict[int, int] = defaultdict(int)
-    needs: dict[_YearKey, _YearNeed] = {}
-    for batch, lane in zip(batches, lanes, strict=True):
-        position = positions[lane]
-        positions[lane] += 1
+def _year_needs(
+    batches: Sequence[_Batch], lanes: Sequence[int], positions: Sequence[int]
+) -> dict[_YearKey, _YearNeed]:
+    """Every input year of the batches: the regions needing it, and the lane that reads it.
+
+    That is the lane needing it at the earliest position (its read-ahead gate is counted
+    there); of lanes needing it first at the same position, the one using it longest, so
+    that the worker holding a year is the one still using it.
+    """
+    regions: dict[_YearKey, list[str]] = defaultdict(list)
+    sources: dict[_YearKey, YearInput] = {}
+    uses: dict[_YearKey, dict[int, tuple[int, int]]] = defaultdict(dict)  # lane: first, last
+    for batch, lane, position in zip(batches, lanes, positions, strict=True):
         for key, source in _batch_inputs(batch):
-            need = needs.get(key)
-            if need is None:
-                needs[key] = _YearNeed(source, lane, position, [batch.region])
-                continue
-            if batch.region not in need.regions:
-                need.regions.append(batch.region)
-            if position < need.position:
-                need.lane, need.position = lane, position
+            sources[key] = source
+            if batch.region not in regions[key]:
+                regions[key].append(batch.region)
+            first, last = uses[key].get(lane, (position, position))
+            uses[key][lane] = (min(first, position), max(last, position))
+    needs = {}
+    for key, by_lane in uses.items():
+        lane = min(by_lane, key=lambda lane: (by_lane[lane][0], -by_lane[lane][1]))
+        needs[key] = _YearNeed(sources[key], lane, by_lane[lane][0], regions[key])
     return needs
 
 
@@ -266,6 +277,25 @@ def _lanes(batches: Sequence[_Batch], count: int) -> list[int]:
         lanes.append(done * count // total)
         done += len(batch.jobs)
     return lanes
+
+
+def _lane_positions(lanes: Sequence[int]) -> list[int]:
+    """Each batch's place in its lane's running order: the first lane runs its batches in
+    order, the next backwards, and so on alternately.
+
+    ``lanes`` is non-decreasing (:func:`_lanes`), so neighbouring lanes share the years around
+    the target years where one lane ends and the next begins; with alternating directions,
+    both lanes come to those targets together, both first or both last.
+    """
+    sizes = Counter(lanes)
+    backwards = {lane: rank % 2 == 1 for rank, lane in enumerate(sorted(sizes))}
+    seen: Counter[int] = Counter()
+    positions = []
+    for lane in lanes:
+        index = seen[lane]
+        seen[lane] += 1
+        positions.append(sizes[lane] - 1 - index if backwards[lane] else index)
+    return positions
 
 
 def _batch_inputs(batch: _Batch) -> list[tuple[_YearKey, YearInput]]:
