@@ -173,11 +173,11 @@ def _means_of_values(
                 for k in range(len(years)):
                     leaves = window > 0 and members[window - 1, k] and not members[window, k]
                     if leaves:
-                        _subtract_values(years[k][start:stop], total[:size], n_years[:size])
+                        _add_values(years[k][start:stop], total[:size], n_years[:size], -1)
                 for k in range(len(years)):
                     enters = members[window, k] and (window == 0 or not members[window - 1, k])
                     if enters:
-                        _add_values(years[k][start:stop], total[:size], n_years[:size])
+                        _add_values(years[k][start:stop], total[:size], n_years[:size], 1)
                 _divide(
                     total[:size], n_years[:size], n_years[:size], min_years, out[window, start:stop]
                 )
@@ -187,7 +187,7 @@ def _means_of_values(
             n_years[:] = 0
             for k in range(len(years)):
                 if members[window, k]:
-                    _add_values(years[k][start:stop], total[:size], n_years[:size])
+                    _add_values(years[k][start:stop], total[:size], n_years[:size], 1)
             _divide(
                 total[:size], n_years[:size], n_years[:size], min_years, out[window, start:stop]
             )
@@ -265,25 +265,14 @@ def _add_values(
     values: npt.NDArray[np.floating],
     total: npt.NDArray[np.float64],
     n_years: npt.NDArray[np.int32],
+    sign: int,
 ) -> None:  # pragma: no cover - compiled
+    """Add (``sign`` 1) or subtract (``sign`` -1) the valid ``values``: negation is exact."""
     for i in range(values.size):
         value = values[i]
         valid = value == value
-        total[i] += value if valid else 0.0
-        n_years[i] += valid
-
-
-@numba.njit(nogil=True, cache=True, inline="always")
-def _subtract_values(
-    values: npt.NDArray[np.floating],
-    total: npt.NDArray[np.float64],
-    n_years: npt.NDArray[np.int32],
-) -> None:  # pragma: no cover - compiled
-    for i in range(values.size):
-        value = values[i]
-        valid = value == value
-        total[i] -= value if valid else 0.0
-        n_years[i] -= valid
+        total[i] += sign * (value if valid else 0.0)
+        n_years[i] += sign * valid
 
 
 @numba.njit(nogil=True, cache=True, inline="always")
