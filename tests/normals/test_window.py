@@ -89,11 +89,14 @@ def test_window_means_equal_each_window_alone(windows, kind):
             np.testing.assert_allclose(mean, reference.astype(np.float32), rtol=1e-6)
 
 
-def test_window_means_refuse_empty_windows_and_mixed_years():
+def test_window_means_refuse_empty_windows_mixed_years_and_no_minimum():
     with pytest.raises(ValueError, match="at least one year"):
         window_means([(np.zeros(3), None)], [[]], min_years=1)
     with pytest.raises(ValueError, match="mixes"):
         window_mean([(np.zeros(3), None), (np.zeros(3), np.ones(3, np.uint16))], min_years=1)
+    all_missing = [(np.full(3, np.nan, np.float32), None)] * 2
+    with pytest.raises(ValueError, match="min_years must be at least 1, got 0"):
+        window_mean(all_missing, min_years=0)
 
 
 def _years_list(arrays):

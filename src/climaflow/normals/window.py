@@ -55,7 +55,8 @@ def window_mean(
     Raises
     ------
     ValueError
-        For no years, years of different shapes, or daily values mixed with sums.
+        For no years, years of different shapes, daily values mixed with sums, or
+        ``min_years`` below 1.
     """
     years = list(years)
     means = window_means(years, [range(len(years))], min_years=min_years, dtype=dtype)
@@ -86,6 +87,8 @@ def window_means(
     """
     if not years:
         raise ValueError("a window needs at least one year")
+    if min_years < 1:
+        raise ValueError(f"min_years must be at least 1, got {min_years}")
     shape = years[0][0].shape
     for sums, _ in years:
         if sums.shape != shape:
