@@ -236,6 +236,14 @@ def test_local_cluster_workers_get_the_allocator_environment(monkeypatch):
     with dask.config.set({"climaflow.cluster.worker-environ": {"MALLOC_TRIM_THRESHOLD_": 0}}):
         assert worker_environ()["MALLOC_TRIM_THRESHOLD_"] == "0"
         assert "MALLOC_MMAP_THRESHOLD_" not in worker_environ()
+    unset = {
+        "climaflow.cluster.worker-environ.MALLOC_TRIM_THRESHOLD_": None,
+        "distributed.nanny.pre-spawn-environ.OMP_NUM_THREADS": None,
+    }
+    with dask.config.set(unset):  # distributed's convention: None unsets a variable
+        environ = worker_environ()
+    assert "MALLOC_TRIM_THRESHOLD_" not in environ and "OMP_NUM_THREADS" not in environ
+    assert environ["MALLOC_MMAP_THRESHOLD_"] == "4194304"
 
 
 def test_slurm_job_script_is_built_without_submitting():

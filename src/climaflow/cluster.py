@@ -229,12 +229,14 @@ def worker_environ() -> dict[str, str]:
     distributed's ``distributed.nanny.pre-spawn-environ`` with climaflow's
     ``climaflow.cluster.worker-environ`` on top (glibc's allocator settings: see
     ``climaflow.yaml`` and docs/performance.md). As with distributed's own setting, a
-    variable already in the environment of the process starting the cluster wins. Set the
-    same on ``dask worker`` processes of a cluster you start yourself.
+    variable already in the environment of the process starting the cluster wins, and one
+    set to ``None`` is left out. Set the same on ``dask worker`` processes of a cluster you
+    start yourself.
     """
     environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", default={}) or {})
     environ.update(config.get("cluster.worker-environ") or {})
-    return {name: str(value) for name, value in environ.items()}
+    # distributed's convention: None unsets a variable the defaults would set.
+    return {name: str(value) for name, value in environ.items() if value is not None}
 
 
 @contextmanager

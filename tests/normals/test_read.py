@@ -123,7 +123,7 @@ def test_inspecting_falls_back_to_the_whole_file(large_file):
 def _write_declared_fills(path: Path, packed: bool) -> np.ndarray:
     """A year of ``tas`` (noleap) with declared fills: float32 with ``_FillValue`` -999 and
     ``missing_value`` 1e20, or int16 packed by ``scale_factor``/``add_offset``; returns the
-    values as written (fills included)."""
+    values as written (fills included). Latitudes are packed too (int16, scale 0.5)."""
     import netCDF4
 
     rng = np.random.default_rng(3)
@@ -134,7 +134,10 @@ def _write_declared_fills(path: Path, packed: bool) -> np.ndarray:
         time = nc.createVariable("time", "f8", ("time",))
         time.units, time.calendar = "days since 2000-01-01", "noleap"
         time[:] = np.arange(365) + 0.5
-        nc.createVariable("lat", "f8", ("lat",))[:] = LAT
+        lat = nc.createVariable("lat", "i2", ("lat",))
+        lat.scale_factor, lat.units = 0.5, "degrees_north"
+        lat.set_auto_maskandscale(False)
+        lat[:] = np.round(LAT / 0.5).astype(np.int16)
         nc.createVariable("lon", "f8", ("lon",))[:] = LON
         if packed:
             tas = nc.createVariable("tas", "i2", ("time", "lat", "lon"), fill_value=-32768)
@@ -157,7 +160,10 @@ def test_declared_fills_and_packing_read_as_xarray_decodes_them(tmp_path, packed
     path = tmp_path / "tas_day_TEST_historical_r1i1p1f1_gn_2000.nc"
     raw = _write_declared_fills(path, packed)
     source = YearInput("tas", "historical", 2000, str(path), "test")
-    data = read_year_regions(source, [region_slices(Region("ALL", 0, 360, -90, 90), LAT, LON)])[0]
+    np.testing.assert_array_equal(inspect_input(source).lat, LAT)
+    everywhere = region_slices(Region("ALL", 0, 360, -90, 90), LAT, LON)
+    data = read_year_regions(source, [everywhere], grid=(LAT, LON))[0]
+    np.testing.assert_array_equal(data["lat"].values, LAT)  # packed coordinates are decoded
     with xr.open_dataset(path) as decoded:
         expected = decoded["tas"].values
     np.testing.assert_array_equal(data.values, expected)  # bit for bit

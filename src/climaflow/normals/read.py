@@ -119,7 +119,8 @@ def read_year_regions(
         For a missing variable, a year with no time steps, another grid, an unsupported
         calendar, or a file that cannot be fetched or read; messages name the input.
     """
-    with _open_year_dataset(source, storage_options, mask_and_scale=False) as dataset:
+    raw = {source.variable: False}  # the variable's values as stored; coordinates decoded
+    with _open_year_dataset(source, storage_options, mask_and_scale=raw) as dataset:
         variable = _variable(dataset, source)
         if grid is not None:
             _check_grid(source, variable, grid)
@@ -149,7 +150,7 @@ def _decoded(data: xr.DataArray) -> xr.DataArray:
         decoded = xr.decode_cf(
             data.to_dataset(name=name), decode_times=False, decode_timedelta=False
         )
-        return decoded[name]
+        return decoded[name].load()
     if not data.values.flags.c_contiguous:
         data = data.copy(data=np.ascontiguousarray(data.values))
     fills = [
@@ -168,10 +169,10 @@ def _open_year_dataset(
     source: YearInput,
     storage_options: Mapping[str, Any] | None = None,
     *,
-    mask_and_scale: bool = True,
+    mask_and_scale: bool | Mapping[str, bool] = True,
 ) -> Iterator[xr.Dataset]:
-    """The input's dataset, times decoded; NetCDF fills and packing only with
-    ``mask_and_scale`` (Zarr inputs are always decoded)."""
+    """The input's dataset, times decoded; NetCDF fills and packing as ``mask_and_scale``
+    says (for all variables, or by variable name; Zarr inputs are always decoded)."""
     if source.is_zarr:
         dataset = open_zarr_scenario(source.location, source.scenario, templated=True)
         if dataset is None:
@@ -186,7 +187,9 @@ def _open_year_dataset(
 
 
 @contextmanager
-def _open_netcdf(path: str, location: str, *, mask_and_scale: bool = True) -> Iterator[xr.Dataset]:
+def _open_netcdf(
+    path: str, location: str, *, mask_and_scale: bool | Mapping[str, bool] = True
+) -> Iterator[xr.Dataset]:
     """Open a NetCDF file (a path, or a URL netCDF-C reads) holding the NetCDF lock."""
     with NETCDF_LOCK:
         try:
